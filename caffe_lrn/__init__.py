@@ -1,0 +1,21 @@
+"""caffe-lrn: Caffe's Local Response Normalization, portable and checkable.
+
+Load legacy Caffe nets (text or binary, V0/V1/current), run their LRN layers bit for bit as
+Caffe's CPU code does, convert them to TensorFlow/PyTorch/ONNX conventions, and verify
+reference activations in float32 ULPs.
+"""
+__version__ = "0.1.0"
+
+from caffe_lrn.errors import (  # noqa: E402
+    BlobError, CaffeLRNError, ConversionError, InputFileError, LayerNotFoundError,
+    LayerStateError, MissingDependencyError, NetParseError, NetUpgradeError,
+    OutputExistsError, ParameterError,
+)
+from caffe_lrn.params import LRNParams  # noqa: E402
+
+__all__ = [
+    "__version__", "LRNParams",
+    "CaffeLRNError", "NetParseError", "NetUpgradeError", "ParameterError", "BlobError",
+    "LayerStateError", "LayerNotFoundError", "ConversionError", "MissingDependencyError",
+    "OutputExistsError", "InputFileError",
+]
