@@ -93,9 +93,9 @@ def parse_text(text, message, source=None):
             if line is None:
                 line, column = int(match.group(1)), int(match.group(2))
         detail = _clean(raw, message)
-        if detail == 'Expected "}"' and line is not None and line >= _line_count(text.rstrip()):
+        if detail == 'expected "}"' and line is not None and line >= _line_count(text.rstrip()):
             detail = 'unexpected end of input: a "{" is not closed (expected "}")'
-        elif detail.startswith("Expected identifier or number, got }"):
+        elif detail.startswith("expected identifier or number, got }"):
             detail = 'unexpected "}": no open "{" to close'
         raise NetParseError(detail, path=source, line=line, column=column) from None
     return message
