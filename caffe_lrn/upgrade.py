@@ -206,7 +206,7 @@ def _upgrade_v0_layer(connection, out, warnings):
         # are single values.
         def setter(msg, value):
             field = msg.DESCRIPTOR.fields_by_name[name]
-            if field.label == field.LABEL_REPEATED:
+            if field.is_repeated:
                 getattr(msg, name).append(value)
             else:
                 setattr(msg, name, value)

@@ -70,7 +70,7 @@ def _varint(data, pos, end, what, path):
 def _field_label(descriptor, number, counts):
     field = descriptor.fields_by_number.get(number) if descriptor is not None else None
     name = field.name if field is not None else f"field {number}"
-    if field is not None and field.label == FieldDescriptor.LABEL_REPEATED:
+    if field is not None and field.is_repeated:
         index = counts.get(number, 0)
         counts[number] = index + 1
         name = f"{name}[{index}]"
@@ -122,7 +122,7 @@ def _scan(data, pos, end, descriptor, path, depth, group=None):
                             "(truncated data?)", path))
             if is_message:
                 _scan(data, pos, pos + length, field.message_type, here, depth + 1)
-            elif field is not None and field.label == FieldDescriptor.LABEL_REPEATED:
+            elif field is not None and field.is_repeated:
                 _check_packed(data, pos, pos + length, field, here)
             pos += length
     if group is not None:
