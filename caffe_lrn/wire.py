@@ -67,10 +67,12 @@ def _varint(data, pos, end, what, path):
             raise _Broken(WireError(start, f"{what}: varint longer than 10 bytes", path))
 
 
-def _field_label(descriptor, number, counts):
+def _field_label(descriptor, number, wire, counts):
     field = descriptor.fields_by_number.get(number) if descriptor is not None else None
     name = field.name if field is not None else f"field {number}"
-    if field is not None and field.is_repeated:
+    packed = wire == 2 and field is not None and field.message_type is None
+    # Repeated messages get an index (layer[3]); a packed run of numbers is one entry.
+    if field is not None and field.is_repeated and not packed:
         index = counts.get(number, 0)
         counts[number] = index + 1
         name = f"{name}[{index}]"
@@ -94,7 +96,7 @@ def _scan(data, pos, end, descriptor, path, depth, group=None):
                 return pos
             raise _Broken(WireError(tag_at, f"end-group tag for field {number} with no "
                                             "matching start-group", path))
-        field, name = _field_label(descriptor, number, counts)
+        field, name = _field_label(descriptor, number, wire, counts)
         here = f"{path}.{name}" if path else name
         if wire == 0:
             _, pos = _varint(data, pos, end, name, path)

@@ -170,3 +170,11 @@ def test_upgrade_bad_input_writes_nothing(tmp_path, capsys):
     assert main(["upgrade", str(bad), "-o", str(out)]) == 1
     assert not out.exists()
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_even_local_size_at_cli_names_file_and_layer(capsys):
+    path = DATA / "caffe-reference" / "prototxt" / "bad_even_size.prototxt"
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"caffe-lrn: error: {path}: LRN layer 'lrn': LRN only supports odd values "
+                   "for local_size, got local_size 4"]

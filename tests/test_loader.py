@@ -83,6 +83,8 @@ def test_truncated_caffemodel_reports_byte_offset(tmp_path):
     assert error.offset is not None and 0 <= error.offset < len(data) // 2
     assert f"at byte {error.offset}" in str(error)
     assert "truncated" in str(error) and "layer[" in str(error)
+    # The cut falls inside a blob's packed floats: named without an element index.
+    assert "data: declares" in str(error) and ".blobs[" in str(error)
 
 
 @pytest.mark.parametrize("cut", [2, 7, 100, 5000, 200_000, 359_000])

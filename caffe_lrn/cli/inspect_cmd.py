@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 
+from caffe_lrn.errors import NetParseError, ParameterError
 from caffe_lrn.loader import read_net
 from caffe_lrn.net import lrn_layers
 from caffe_lrn.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade, upgrade_net
@@ -72,7 +73,11 @@ def run(args):
     net, form = read_net(args.net)
     vintage = _vintage(net)
     upgrade_net(net)
-    layers = lrn_layers(net)
+    try:
+        layers = lrn_layers(net)
+    except (NetParseError, ParameterError) as exc:
+        # lrn_layers sees a message, not a file; say which file the bad layer is in.
+        raise type(exc)(f"{args.net}: {exc}") from None
     if args.json:
         print(json.dumps([layer_record(info) for info in layers], indent=2))
         return 0
