@@ -40,8 +40,18 @@ class WireError:
     field: str = ""
 
     def describe(self):
-        where = f" in {self.field}" if self.field else ""
+        where = f" in {_short_path(self.field)}" if self.field else ""
         return f"{self.reason}{where}"
+
+
+def _short_path(path, keep=3):
+    """``path`` with its middle elided when deep nesting makes it long: the message stays
+    one readable line (``layer[0].field 1000 ... 94 more ... field 1000``)."""
+    parts = path.split(".")
+    if len(parts) <= 2 * keep + 1:
+        return path
+    hidden = len(parts) - 2 * keep
+    return f"{'.'.join(parts[:keep])} ... {hidden} more ... {'.'.join(parts[-keep:])}"
 
 
 class _Broken(Exception):
