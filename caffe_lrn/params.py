@@ -21,7 +21,10 @@ ENGINES = ("DEFAULT", "CAFFE", "CUDNN")
 
 def as_float32(value):
     """Round a Python number to the float32 value a proto ``float`` field holds."""
-    return float(np.float32(value))
+    # Values beyond float32's range become inf (the caller refuses them); NumPy's overflow
+    # warning would only add a second line to the one-line error.
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
 
 
 @dataclass(frozen=True)
