@@ -51,6 +51,30 @@ def looks_binary(data):
     return False
 
 
+def _bad_string(message, path=""):
+    """The first string field of ``message`` holding invalid UTF-8: ``(field path, bytes)``.
+
+    Binary parsing keeps proto2 strings as raw bytes; Python hands such a value back as
+    ``bytes``, and copying it into another message (as the upgrade does) raises
+    UnicodeDecodeError, so a net with one is refused at load time instead.
+    """
+    for field, value in message.ListFields():
+        here = f"{path}.{field.name}" if path else field.name
+        if field.type == field.TYPE_MESSAGE:
+            items = value if field.is_repeated else [value]
+            for index, item in enumerate(items):
+                label = f"{here}[{index}]" if field.is_repeated else here
+                found = _bad_string(item, label)
+                if found:
+                    return found
+        elif field.type == field.TYPE_STRING:
+            items = enumerate(value) if field.is_repeated else [(None, value)]
+            for index, item in items:
+                if isinstance(item, bytes):
+                    return (here if index is None else f"{here}[{index}]"), item
+    return None
+
+
 def _parse_binary(data, source):
     net = NetParameter()
     try:
@@ -71,6 +95,12 @@ def _parse_binary(data, source):
             raise NetParseError(f"not a Caffe net{detail}", path=source, offset=offset)
         raise NetParseError("not a Caffe net: no NetParameter field found", path=source,
                             offset=0)
+    bad = _bad_string(net)
+    if bad is not None:
+        field, raw = bad
+        offset = bytes(data).find(raw) if raw else -1
+        raise NetParseError(f"string field {field} is not valid UTF-8 text ({bytes(raw)[:40]!r})",
+                            path=source, offset=offset if offset >= 0 else None)
     return net
 
 
