@@ -73,11 +73,75 @@ def _not_found(path):
     return InputFileError(f"{path}: no such file")
 
 
+NPY_MAGIC = b"\x93NUMPY"
+# A zip archive (an .npz) starts with a local file header, or, when empty, its end record.
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _magic(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _read_npy_header(handle, where):
+    """``(shape, fortran_order, dtype)`` from an open ``.npy`` stream, positioned at its data."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(handle)
+        if version == (1, 0):
+            return fmt.read_array_header_1_0(handle)
+        if version == (2, 0):
+            return fmt.read_array_header_2_0(handle)
+        # Version 3 (UTF-8 field names) has no public reader.
+        return fmt._read_array_header(handle, version)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, AttributeError) as exc:
+        raise InputFileError(f"{where}: not a plain .npy array ({exc})") from None
+
+
+def _check_npy_data(shape, dtype, available, where):
+    """Refuse object arrays and headers that promise more data than there is.
+
+    NumPy allocates the declared shape before reading, so a 100-byte file whose header claims
+    (10**6, 10**6) would otherwise fail with a MemoryError instead of "truncated".
+    """
+    if dtype.hasobject:
+        raise InputFileError(
+            f"{where}: holds Python objects (dtype {dtype}); caffe-lrn reads plain numeric "
+            "arrays only and never unpickles data")
+    needed = dtype.itemsize
+    for length in shape:
+        needed *= int(length)
+    if needed > available:
+        raise InputFileError(
+            f"{where}: truncated: its header declares shape {tuple(shape)} of {dtype} "
+            f"({needed} bytes) but only {available} bytes of data follow")
+
+
 def load_npy(path, mmap=False):
-    """Read one ``.npy`` array (``mmap=True``: memory-mapped, read-only)."""
+    """Read one ``.npy`` array (``mmap=True``: memory-mapped, read-only).
+
+    Refused with :class:`InputFileError`: a missing file, an ``.npz`` archive, anything
+    without the NumPy magic bytes, object (pickled) arrays, and truncated data.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise _not_found(path)
+    magic = _magic(path)
+    if magic.startswith(ZIP_MAGICS):
+        raise InputFileError(f"{path}: is an .npz archive; expected one .npy array")
+    if magic != NPY_MAGIC:
+        raise InputFileError(f"{path}: not a .npy file (it does not start with NumPy's "
+                             "magic bytes)")
+    try:
+        with open(path, "rb") as handle:
+            shape, _, dtype = _read_npy_header(handle, path)
+            available = os.fstat(handle.fileno()).st_size - handle.tell()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    _check_npy_data(shape, dtype, available, path)
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
@@ -86,17 +150,43 @@ def load_npy(path, mmap=False):
         raise InputFileError(f"{path}: cannot read as .npy ({exc})") from None
 
 
+def _read_member(archive, name, path):
+    """One member of an open NpzFile, checked like a ``.npy`` file before NumPy reads it."""
+    member = name + ".npy" if name + ".npy" in archive.zip.namelist() else name
+    where = f"{path}[{name}]"
+    info = archive.zip.getinfo(member)
+    with archive.zip.open(member) as handle:
+        if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise InputFileError(f"{where}: member is not a .npy array")
+    with archive.zip.open(member) as handle:
+        shape, _, dtype = _read_npy_header(handle, where)
+        available = info.file_size - handle.tell()
+    _check_npy_data(shape, dtype, available, where)
+    return archive[name]
+
+
 def load_npz(path):
-    """Read every array of an ``.npz`` into a dict (names as stored, without ``.npy``)."""
+    """Read every array of an ``.npz`` into a dict (names as stored, without ``.npy``).
+
+    Refused with :class:`InputFileError`: a missing file, a single ``.npy`` array, anything
+    that is not a zip archive, and any member that is not a plain, complete ``.npy`` array.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise _not_found(path)
+    magic = _magic(path)
+    if magic == NPY_MAGIC:
+        raise InputFileError(f"{path}: expected an .npz archive, found one .npy array")
+    if not magic.startswith(ZIP_MAGICS):
+        raise InputFileError(f"{path}: not an .npz archive (it is not a zip file)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise InputFileError(f"{path}: expected an .npz archive, found one array")
-            return {name: archive[name] for name in archive.files}
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise InputFileError(f"{path}: expected an .npz archive")
+        with archive:
+            return {name: _read_member(archive, name, path) for name in archive.files}
     except InputFileError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation,
+            NotImplementedError, KeyError, RuntimeError) as exc:
         raise InputFileError(f"{path}: cannot read as .npz ({exc})") from None
