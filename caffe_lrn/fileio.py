@@ -97,8 +97,12 @@ def _read_npy_header(handle, where):
             return fmt.read_array_header_2_0(handle)
         # Version 3 (UTF-8 field names) has no public reader.
         return fmt._read_array_header(handle, version)
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, AttributeError) as exc:
-        raise InputFileError(f"{where}: not a plain .npy array ({exc})") from None
+    except Exception as exc:  # noqa: BLE001
+        # NumPy parses the header text with tokenize and ast.literal_eval: hostile bytes
+        # raise ValueError, SyntaxError, TokenError, RecursionError, ... Any of them means
+        # the same thing here, and nothing past this point has been read yet.
+        raise InputFileError(f"{where}: not a plain .npy array (bad header: "
+                             f"{type(exc).__name__}: {exc})") from None
 
 
 def _check_npy_data(shape, dtype, available, where):
