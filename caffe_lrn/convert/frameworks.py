@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from caffe_lrn.convert import tf_ops
 from caffe_lrn.convert.onnx_params import caffe_to_onnx
 from caffe_lrn.convert.records import NCHW_TO_NHWC, NHWC_TO_NCHW, WithinComposite, as_lrn_params
 from caffe_lrn.convert.tf_params import caffe_to_tf
@@ -84,51 +85,16 @@ def _check_bottom(bottom):
 
 # --- TensorFlow -------------------------------------------------------------------------
 
-def tf_within(tf, x_nhwc, composite):
-    """The WITHIN_CHANNEL composite from tf ops (NHWC in, NHWC out)."""
-    pad = composite.pad
-    square = tf.square(x_nhwc)
-    padded = tf.pad(square, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    pool = tf.nn.avg_pool2d(padded, ksize=composite.local_size, strides=1, padding="VALID")
-    shifted = pool * composite.alpha + 1.0
-    return x_nhwc * tf.pow(shifted, -composite.beta)
-
-
 def running_window(local_size, channels):
-    """Channel indices of Caffe's running window as one uniform scan.
+    """Caffe's running window as one uniform scan: (steps, pad).
 
     Over the squares zero-padded to ``channels + local_size - 1`` channels, step j adds
     ``alpha_over_size * padded[j]`` and then subtracts ``alpha_over_size * padded[j - n]``
-    (nothing for j < n, an exact no-op). Steps ``n-1 ..`` give channels 0, 1, ... exactly in
-    Caffe's order: channel 0 is k plus the first n terms, channel c >= 1 is channel c-1 plus
-    the head, minus the tail. Returns (steps, pad).
+    (nothing for j < n). Steps ``n-1 ..`` give channels 0, 1, ... exactly in Caffe's order:
+    channel 0 is k plus its first n terms, channel c >= 1 is channel c-1 plus the head, minus
+    the tail.
     """
     return channels + local_size - 1, (local_size - 1) // 2
-
-
-def tf_across_caffe_order(tf, x_nhwc, params):
-    """Caffe's ACROSS_CHANNELS forward from tf ops, in Caffe's order (NHWC in, NHWC out)."""
-    n = params.local_size
-    channels = x_nhwc.shape[-1]
-    steps, pad = running_window(n, channels)
-    aos = np.float64(np.float32(params.alpha) / np.float32(n))
-    square = tf.square(x_nhwc)  # float32, as caffe_sqr
-    padded = tf.pad(square, [[0, 0], [0, 0], [0, 0], [pad, pad]])
-    heads = tf.cast(padded, tf.float64) * aos
-    tails = tf.pad(heads, [[0, 0], [0, 0], [0, 0], [n, 0]])[..., :steps]
-    heads = tf.transpose(heads, (3, 0, 1, 2))
-    tails = tf.transpose(tails, (3, 0, 1, 2))
-
-    def step(scale, terms):
-        head, tail = terms
-        scale = tf.cast(tf.cast(scale, tf.float64) + head, tf.float32)
-        return tf.cast(tf.cast(scale, tf.float64) - tail, tf.float32)
-
-    start = tf.fill(tf.shape(x_nhwc)[:-1], np.float32(params.k))
-    scales = tf.scan(step, (heads, tails), initializer=start)[n - 1:]
-    scale = tf.transpose(scales, (1, 2, 3, 0))
-    power = tf.cast(tf.pow(tf.cast(scale, tf.float64), -np.float64(params.beta)), tf.float32)
-    return power * x_nhwc
 
 
 def run_tf(params, bottom, native=False):
@@ -136,13 +102,13 @@ def run_tf(params, bottom, native=False):
     target = caffe_to_tf(params).target
     x = tf.constant(np.transpose(bottom, NCHW_TO_NHWC))
     if isinstance(target, WithinComposite):
-        top = tf_within(tf, x, target)
-    elif not native:
-        top = tf_across_caffe_order(tf, x, params)
+        top = tf_ops.within_composite(tf, x, target.local_size, target.alpha, target.beta)
+    elif native:
+        top = tf_ops.across_native(tf, x, target.depth_radius, target.bias, target.alpha,
+                                   target.beta)
     else:
-        top = tf.nn.local_response_normalization(
-            x, depth_radius=target.depth_radius, bias=target.bias, alpha=target.alpha,
-            beta=target.beta)
+        top = tf_ops.across_caffe_order(tf, x, params.local_size, target.alpha, params.k,
+                                        params.beta)
     return np.ascontiguousarray(np.transpose(top.numpy(), NHWC_TO_NCHW))
 
 

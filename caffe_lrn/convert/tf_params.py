@@ -168,6 +168,4 @@ def composite_to_caffe(composite, perm=None):
     except Exception as exc:
         raise ConversionError(f"WITHIN_CHANNEL composite {composite.as_dict()} has no Caffe "
                               f"equivalent: {exc}") from None
-    conversion = Conversion(composite, params, perm=perm or tuple(range(4)))
-    conversion.notes.append("WITHIN_CHANNEL composite back to Caffe's WITHIN_CHANNEL LRN")
-    return conversion
+    return Conversion(composite, params, perm=perm or tuple(range(4)))
