@@ -46,7 +46,7 @@ def onnx_params(size, alpha=1e-4, beta=0.75, bias=1.0):
                    beta=float32_value("beta", beta), bias=float32_value("bias", bias))
 
 
-def onnx_to_caffe(onnx_param, **kwargs):
+def onnx_to_caffe(onnx_param=None, **kwargs):
     """ONNX LRN attributes (OnnxLRN, dict or keywords) to Caffe."""
     if isinstance(onnx_param, WithinComposite):
         return composite_to_caffe(onnx_param)

@@ -121,7 +121,7 @@ def tf_params(depth_radius=5, bias=1.0, alpha=1.0, beta=0.5):
                  alpha=float32_value("alpha", alpha), beta=float32_value("beta", beta))
 
 
-def tf_to_caffe(tf_param, **kwargs):
+def tf_to_caffe(tf_param=None, **kwargs):
     """Convert TF LRN parameters (a :class:`TFLRN`, a dict, or keyword arguments) to Caffe.
 
     Returns a :class:`Conversion` with an ``LRNParams`` target and ``perm`` NHWC → NCHW.

@@ -49,7 +49,7 @@ def torch_params(size, alpha=1e-4, beta=0.75, k=1.0):
                     beta=float32_value("beta", beta), k=float32_value("k", k))
 
 
-def torch_to_caffe(torch_param, **kwargs):
+def torch_to_caffe(torch_param=None, **kwargs):
     """torch LocalResponseNorm parameters (TorchLRN, dict, keywords or the module) to Caffe."""
     if isinstance(torch_param, WithinComposite):
         return composite_to_caffe(torch_param)
