@@ -85,7 +85,7 @@ def test_tf_alpha_that_does_not_survive_is_reported(size, start):
 
 
 def test_known_lossy_tf_alpha():
-    # 0.20000003278255463 is float32; times 5 rounds to 1.0000002, which divides back to 0.20000005
+    # 0.20000003278255463 is a float32; times 5 it rounds to 1.0000001, which does not divide back
     conversion = tf_to_caffe(depth_radius=2, bias=1.0, alpha=0.20000003278255463, beta=0.75)
     assert not conversion.exact
     assert conversion.target.alpha == float(np.float32(0.20000003278255463) * np.float32(5))
