@@ -1,7 +1,6 @@
 """``caffe-lrn convert``: whole nets to JSON documents, TF modules, and back to prototxt."""
 import importlib.util
 import json
-import sys
 
 import pytest
 

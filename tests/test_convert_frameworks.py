@@ -133,13 +133,12 @@ def test_emitted_module_on_every_net_layer(layers, emitted):
     assert max(worst.values()) <= ULP_LIMIT, worst
 
 
-def test_emitted_module_on_every_finite_reference_case(refs, emitted, tmp_path):
+def test_emitted_module_on_every_finite_reference_case(refs, tmp_path):
     need("tf")
     worst = {}
     for name, case in refs.items():
         if name in NOT_FINITE:
             continue
-        from caffe_lrn.net import LRNLayerInfo  # noqa: F401  (records only need 4 fields)
         from caffe_lrn.convert.document import LayerRecord
 
         record = LayerRecord(name, "x", "top", caffe_params(case))

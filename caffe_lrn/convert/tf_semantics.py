@@ -14,8 +14,8 @@ dtype, and then takes one of three branches, followed here with correctly rounde
 * otherwise:       ``output = input * exp(-beta * log(t))``
 
 That is why the seed articles print ``0.10000001`` for ``3 / 30`` (the reciprocal is rounded,
-then multiplied). TensorFlow 2.21's vectorised reciprocal is itself approximate and lands one
-float32 ULP below on some of those values (``0.24999999`` for ``2 / 8``).
+then multiplied). TensorFlow 2.21's vectorised reciprocal is itself approximate and lands up
+to two float32 ULPs below on some of those values (``0.24999999`` for ``2 / 8``).
 
 Caffe's WITHIN_CHANNEL region has no TF op; :func:`within_channel_composite` is its
 TF-semantics equivalent: square, explicit zero padding of ``(n-1)/2`` pixels, a VALID n×n
