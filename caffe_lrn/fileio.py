@@ -9,6 +9,7 @@ import os
 import pathlib
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -154,26 +155,29 @@ def load_npy(path, mmap=False):
         raise InputFileError(f"{path}: cannot read as .npy ({exc})") from None
 
 
-def _read_member(archive, name, path):
-    """One member of an open NpzFile, checked like a ``.npy`` file before NumPy reads it."""
-    member = name + ".npy" if name + ".npy" in archive.zip.namelist() else name
+def _read_member(archive, member, name, path):
+    """One member of an open zip archive, checked like a ``.npy`` file, then read."""
     where = f"{path}[{name}]"
-    info = archive.zip.getinfo(member)
-    with archive.zip.open(member) as handle:
+    with archive.open(member) as handle:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise InputFileError(f"{where}: member is not a .npy array")
-    with archive.zip.open(member) as handle:
+    with archive.open(member) as handle:
         shape, _, dtype = _read_npy_header(handle, where)
-        available = info.file_size - handle.tell()
-    _check_npy_data(shape, dtype, available, where)
-    return archive[name]
+        available = archive.getinfo(member).file_size - handle.tell()
+        _check_npy_data(shape, dtype, available, where)
+    with archive.open(member) as handle:
+        try:
+            return np.lib.format.read_array(handle, allow_pickle=False)
+        except ValueError as exc:
+            raise InputFileError(f"{where}: not a plain .npy array ({exc})") from None
 
 
 def load_npz(path):
     """Read every array of an ``.npz`` into a dict (names as stored, without ``.npy``).
 
     Refused with :class:`InputFileError`: a missing file, a single ``.npy`` array, anything
-    that is not a zip archive, and any member that is not a plain, complete ``.npy`` array.
+    that is not a zip archive, any member that is not a plain, complete ``.npy`` array, and
+    two members with the same name (``a`` and ``a.npy``).
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -184,13 +188,20 @@ def load_npz(path):
     if not magic.startswith(ZIP_MAGICS):
         raise InputFileError(f"{path}: not an .npz archive (it is not a zip file)")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise InputFileError(f"{path}: expected an .npz archive")
-        with archive:
-            return {name: _read_member(archive, name, path) for name in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            members = {}
+            for member in archive.namelist():
+                name = member[:-4] if member.endswith(".npy") else member
+                if name in members:
+                    raise InputFileError(
+                        f"{path}: holds two members named {name!r} "
+                        f"({members[name]!r} and {member!r})")
+                members[name] = member
+            return {name: _read_member(archive, member, name, path)
+                    for name, member in members.items()}
     except InputFileError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation,
-            NotImplementedError, KeyError, RuntimeError) as exc:
-        raise InputFileError(f"{path}: cannot read as .npz ({exc})") from None
+            NotImplementedError, KeyError, RuntimeError, zlib.error) as exc:
+        raise InputFileError(f"{path}: cannot read as .npz ({type(exc).__name__}: {exc})") \
+            from None
