@@ -15,7 +15,7 @@ import pathlib
 
 from google.protobuf.message import DecodeError
 
-from caffe_lrn.errors import InputFileError, NetParseError
+from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError
 from caffe_lrn.schema import NetParameter
 from caffe_lrn.textproto import parse_text
 from caffe_lrn.upgrade import upgrade_net
@@ -173,6 +173,14 @@ def load_net(path):
     ['norm1', 'norm2']
     """
     net, _ = read_net(path)
-    for note in upgrade_net(net):
+    for note in upgrade_loaded(net, path):
         log.info("%s: %s", path, note)
     return net
+
+
+def upgrade_loaded(net, path):
+    """``upgrade_net`` for a net read from ``path``: its errors name the file."""
+    try:
+        return upgrade_net(net)
+    except NetUpgradeError as exc:
+        raise NetUpgradeError(f"{path}: {exc}") from None

@@ -84,7 +84,7 @@ def test_both_layer_and_layers_refused_with_caffes_message(tmp_path):
     path.write_text('layer { name: "a" type: "ReLU" }\nlayers { name: "b" type: RELU }\n')
     with pytest.raises(NetUpgradeError) as info:
         load_net(path)
-    assert str(info.value) == BOTH_FORMATS_MESSAGE
+    assert str(info.value) == f"{path}: {BOTH_FORMATS_MESSAGE}"
     assert "Refusing to upgrade inconsistent NetParameter input" in str(info.value)
 
 

@@ -11,9 +11,9 @@ import json
 import numpy as np
 
 from caffe_lrn.errors import NetParseError, ParameterError
-from caffe_lrn.loader import read_net
+from caffe_lrn.loader import read_net, upgrade_loaded
 from caffe_lrn.net import lrn_layers
-from caffe_lrn.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade, upgrade_net
+from caffe_lrn.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade
 
 JSON_KEYS = ("name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k",
              "engine")
@@ -72,7 +72,7 @@ def _table(rows):
 def run(args):
     net, form = read_net(args.net)
     vintage = _vintage(net)
-    upgrade_net(net)
+    upgrade_loaded(net, args.net)
     try:
         layers = lrn_layers(net)
     except (NetParseError, ParameterError) as exc:

@@ -9,8 +9,8 @@ import sys
 from google.protobuf import text_format
 
 from caffe_lrn.fileio import check_output_path, write_bytes, write_text
-from caffe_lrn.loader import read_net
-from caffe_lrn.upgrade import needs_upgrade, upgrade_net
+from caffe_lrn.loader import read_net, upgrade_loaded
+from caffe_lrn.upgrade import needs_upgrade
 
 
 def net_to_text(net):
@@ -25,7 +25,7 @@ def run(args):
     if not needs_upgrade(net):
         print(f"caffe-lrn: note: {args.old} is already in the current format; "
               "writing it unchanged", file=sys.stderr)
-    for note in upgrade_net(net):
+    for note in upgrade_loaded(net, args.old):
         print(f"caffe-lrn: warning: {note}", file=sys.stderr)
     if args.binary:
         write_bytes(args.output, net.SerializeToString(), force=args.force)
