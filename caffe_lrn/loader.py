@@ -36,6 +36,10 @@ _CONTROL = frozenset(range(0, 9)) | frozenset(range(14, 32)) | {127}
 _SNIFF_BYTES = 1 << 16
 
 
+def _has_control_bytes(data):
+    return any(byte in _CONTROL for byte in bytes(data[:_SNIFF_BYTES]))
+
+
 def looks_binary(data):
     """True when ``data`` is not plausible prototxt: a control byte or invalid UTF-8 in its
     first 64 KiB."""
@@ -114,6 +118,13 @@ def parse_net(data, source=None, binary=None):
         return parse_text(data, NetParameter(), source=source), "text"
     if binary is None:
         binary = looks_binary(data)
+        if binary and not _has_control_bytes(data):
+            # Only invalid UTF-8 made it look binary (say, a Latin-1 comment in a prototxt):
+            # if it is not a binary net either, the true story is the text's encoding error.
+            try:
+                return _parse_binary(data, source), "binary"
+            except NetParseError:
+                return parse_text(data, NetParameter(), source=source), "text"
         if not binary:
             try:
                 return parse_text(data, NetParameter(), source=source), "text"

@@ -75,9 +75,11 @@ def parse_text(text, message, source=None):
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as exc:
+            line = text.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
             raise NetParseError(
                 f"not UTF-8 text: byte 0x{text[exc.start]:02x} cannot be decoded",
-                path=source, offset=exc.start) from None
+                path=source, line=line, column=column, offset=exc.start) from None
     # A leading byte-order mark is an editor artefact, not content; dropping it keeps
     # line and column numbers as the user sees them.
     if text.startswith("\ufeff"):
