@@ -120,10 +120,13 @@ def parse_net(data, source=None, binary=None):
         binary = looks_binary(data)
         if binary and not _has_control_bytes(data):
             # Only invalid UTF-8 made it look binary (say, a Latin-1 comment in a prototxt):
-            # if it is not a binary net either, the true story is the text's encoding error.
+            # if it is not a binary net either, the true story is the text's encoding error,
+            # unless the file is named like a binary net.
             try:
                 return _parse_binary(data, source), "binary"
             except NetParseError:
+                if str(source or "").lower().endswith(BINARY_SUFFIXES):
+                    raise
                 return parse_text(data, NetParameter(), source=source), "text"
         if not binary:
             try:
