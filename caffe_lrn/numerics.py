@@ -66,7 +66,8 @@ def fma32(a, x, y):
     s = x.astype(np.float64)
     s *= a64
     s = s + y  # broadcasts; float32 y is widened exactly
-    out = s.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are results, as in fma
+        out = s.astype(np.float32)
     bits = s.view(np.int64)
     doubt = (bits & _LOW29) == _MID
     doubt |= np.abs(out) < _FLT_MIN

@@ -283,8 +283,11 @@ def powf(x, y):
     negative finite ``x`` with a non-integer ``y`` gives NaN, ``powf(0, y<0) = inf``,
     ``powf(-0, odd y<0) = -inf``, overflow to ``inf`` and underflow to 0 as glibc rounds.
     """
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.float32)
+    with np.errstate(all="ignore"):  # inf, 0 and NaN are results, not accidents
+        return _powf(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))
+
+
+def _powf(x, y):
     shape = np.broadcast_shapes(x.shape, y.shape)
     xf = np.broadcast_to(x, shape).ravel()
     yf = np.broadcast_to(y, shape).ravel()
