@@ -77,6 +77,8 @@ TOP16_126 = np.uint64(0x405F800000000000 >> 47)  # asuint64(126.0) >> 47
 _U32 = np.uint32
 _U64 = np.uint64
 
+BLOCK = 1 << 15  # elements per block of a large powf call
+
 # The plain double evaluation and the fused one differ by far less than 2^-40 relative
 # (measured below 2^-44 for |y| <= 2); a result this close to a float midpoint is
 # recomputed on the fused path. The window widens with |y|, which scales log2 errors.
@@ -283,8 +285,19 @@ def powf(x, y):
     negative finite ``x`` with a non-integer ``y`` gives NaN, ``powf(0, y<0) = inf``,
     ``powf(-0, odd y<0) = -inf``, overflow to ``inf`` and underflow to 0 as glibc rounds.
     """
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
     with np.errstate(all="ignore"):  # inf, 0 and NaN are results, not accidents
-        return _powf(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))
+        if x.size <= BLOCK or y.size != 1:
+            return _powf(x, y)
+        # Large blobs go block by block: the double temporaries stay a few megabytes.
+        out = np.empty(x.shape, dtype=np.float32)
+        flat_out = out.reshape(-1)
+        flat_x = x.reshape(-1)  # a copy only if x is not contiguous
+        for start in range(0, flat_x.size, BLOCK):
+            stop = min(flat_x.size, start + BLOCK)
+            flat_out[start:stop] = _powf(flat_x[start:stop], y.reshape(()))
+        return out
 
 
 def _powf(x, y):

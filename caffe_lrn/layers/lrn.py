@@ -41,14 +41,47 @@ from caffe_lrn.params import LRNParams
 # Elements per chunk of images: small enough that the float64 temporaries of the exact
 # axpy and the pipeline's intermediates stay a fraction of the blob, large enough that
 # NumPy's per-call cost does not dominate.
-CHUNK_ELEMENTS = 1 << 20
+CHUNK_ELEMENTS = 1 << 18
 
 
-def _chunks(num, per_image, chunk_images=None):
-    if chunk_images is None:
-        chunk_images = max(1, CHUNK_ELEMENTS // max(1, per_image))
-    for start in range(0, num, chunk_images):
-        yield slice(start, min(num, start + chunk_images))
+def _spans(length, step):
+    for start in range(0, length, step):
+        yield slice(start, min(length, start + step))
+
+
+def across_chunks(shape, chunk_images=None):
+    """Index tuples cutting an (N, C, H, W) blob into chunks ACROSS_CHANNELS can run apart.
+
+    The channel window couples channels only, so chunks are runs of images and, when one
+    image is larger than a chunk, runs of rows of an image.
+    """
+    num, channels, height, width = shape
+    per_image = channels * height * width
+    if chunk_images is None and per_image > CHUNK_ELEMENTS:
+        rows = max(1, CHUNK_ELEMENTS // max(1, channels * width))
+        for images in _spans(num, 1):
+            for row_span in _spans(height, rows):
+                yield images, slice(None), row_span
+        return
+    step = chunk_images or max(1, CHUNK_ELEMENTS // max(1, per_image))
+    for images in _spans(num, step):
+        yield (images,)
+
+
+def within_chunks(shape, chunk_images=None):
+    """Index tuples cutting a blob into chunks WITHIN_CHANNEL can run apart: runs of
+    images, or of channel planes of one image when an image is larger than a chunk."""
+    num, channels, height, width = shape
+    per_image = channels * height * width
+    if chunk_images is None and per_image > CHUNK_ELEMENTS:
+        planes = max(1, CHUNK_ELEMENTS // max(1, height * width))
+        for images in _spans(num, 1):
+            for plane_span in _spans(channels, planes):
+                yield images, plane_span
+        return
+    step = chunk_images or max(1, CHUNK_ELEMENTS // max(1, per_image))
+    for images in _spans(num, step):
+        yield (images,)
 
 
 # ------------------------------------------------------------------------ ACROSS_CHANNELS
@@ -166,8 +199,8 @@ class LRNLayer:
 
     ``exact=True`` is the only mode so far: float32 axpy rounds once and powers are
     glibc's powf, as in Caffe's reference build. ``chunk_images`` fixes how many images
-    are processed at once (default: about a million elements per chunk); results do not
-    depend on it.
+    are processed at once (default: about 256k elements per chunk, an image cut into rows
+    or channel planes when larger); results do not depend on it.
 
     Example::
 
@@ -208,14 +241,13 @@ class LRNLayer:
         top = np.empty(bottom.shape, dtype=bottom.dtype)
         scale = np.empty(bottom.shape, dtype=bottom.dtype) if not self.params.within else None
         if bottom.size:
-            per_image = int(np.prod(bottom.shape[1:]))
             with np.errstate(all="ignore"):  # inf and NaN propagate as in Caffe
-                for part in _chunks(bottom.shape[0], per_image, self.chunk_images):
-                    chunk = bottom[part]
-                    if self.params.within:
-                        top[part] = WithinChannelPipeline(self.params).forward(chunk)
-                    else:
-                        top[part] = across_forward(chunk, self.params, scale[part])
+                if self.params.within:
+                    for part in within_chunks(bottom.shape, self.chunk_images):
+                        top[part] = WithinChannelPipeline(self.params).forward(bottom[part])
+                else:
+                    for part in across_chunks(bottom.shape, self.chunk_images):
+                        top[part] = across_forward(bottom[part], self.params, scale[part])
         self.scale = scale
         self._bottom = bottom
         self._top_shape, self._top_dtype = top.shape, top.dtype
@@ -232,16 +264,16 @@ class LRNLayer:
         bottom = self._bottom
         bottom_diff = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
-            per_image = int(np.prod(bottom.shape[1:]))
             with np.errstate(all="ignore"):
-                for part in _chunks(bottom.shape[0], per_image, self.chunk_images):
-                    if self.params.within:
+                if self.params.within:
+                    for part in within_chunks(bottom.shape, self.chunk_images):
                         # Re-run the chunk's pipeline forward: its intermediate blobs are
                         # not kept between calls, so memory stays one chunk's worth.
                         pipeline = WithinChannelPipeline(self.params)
                         pipeline.forward(bottom[part])
                         bottom_diff[part] = pipeline.backward(top_diff[part])
-                    else:
+                else:
+                    for part in across_chunks(bottom.shape, self.chunk_images):
                         bottom_diff[part] = across_backward(
                             top_diff[part], bottom[part], self.scale[part], self.params)
         return bottom_diff
