@@ -184,7 +184,8 @@ def test_own_cases_against_loop_reference(name):
     top = layer.forward(x)
     bottom_diff = layer.backward(top_diff)
     want_top = reference_top(x, params)
-    assert ulp_distance(top, want_top).max() <= 4
+    # scale carries a few ULP of running-window error, which scale^-beta multiplies by beta.
+    assert ulp_distance(top, want_top).max() <= 4 * max(1.0, params.beta)
     want_diff = reference_bottom_diff(x, top_diff, params)
     scale = np.abs(want_diff).max() + np.abs(top_diff).max()
     np.testing.assert_allclose(bottom_diff, want_diff, rtol=1e-5, atol=1e-6 * scale)
