@@ -63,10 +63,10 @@ def fma32(a, x, y):
     a64 = np.float64(np.float32(a))
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.float32)
-    s = x.astype(np.float64)
-    s *= a64
-    s = s + y  # broadcasts; float32 y is widened exactly
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are results, as in fma
+        s = x.astype(np.float64)
+        s *= a64
+        s = s + y  # broadcasts; float32 y is widened exactly
         out = s.astype(np.float32)
     bits = s.view(np.int64)
     doubt = (bits & _LOW29) == _MID

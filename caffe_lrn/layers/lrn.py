@@ -41,7 +41,7 @@ from caffe_lrn.params import LRNParams
 # Elements per chunk of images: small enough that the float64 temporaries of the exact
 # axpy and the pipeline's intermediates stay a fraction of the blob, large enough that
 # NumPy's per-call cost does not dominate.
-CHUNK_ELEMENTS = 1 << 18
+CHUNK_ELEMENTS = 1 << 19
 
 
 def _spans(length, step):
@@ -199,7 +199,7 @@ class LRNLayer:
 
     ``exact=True`` is the only mode so far: float32 axpy rounds once and powers are
     glibc's powf, as in Caffe's reference build. ``chunk_images`` fixes how many images
-    are processed at once (default: about 256k elements per chunk, an image cut into rows
+    are processed at once (default: about 512k elements per chunk, an image cut into rows
     or channel planes when larger); results do not depend on it.
 
     Example::
