@@ -20,6 +20,7 @@ COMMANDS = (
     "caffe_lrn.cli.inspect_cmd",
     "caffe_lrn.cli.upgrade_cmd",
     "caffe_lrn.cli.run_cmd",
+    "caffe_lrn.cli.convert_cmd",
 )
 
 
