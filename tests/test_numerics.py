@@ -362,3 +362,18 @@ def test_check_dtype_refuses_other_types():
     for dtype in (np.float16, np.int32, np.complex64, bool):
         with pytest.raises(BlobError, match=np.dtype(dtype).name):
             check_dtype(np.zeros(2, dtype))
+
+
+@pytest.mark.slow
+def test_powf_against_libm_on_millions(libm):
+    """The measurement behind the claim, re-runnable: 3.2 million inputs, 0 differences."""
+    rng = np.random.default_rng(2024)
+    differing = 0
+    for exponent in (-0.75, -0.5, -1.0, -1.5, 2.0, 0.75, -2.0, -17.25):
+        x = np.concatenate([rng.uniform(1, 1e6, 100000), 1 + rng.uniform(-1e-3, 1e-3, 100000),
+                            np.exp(rng.uniform(-80, 80, 100000)),
+                            1 + rng.uniform(0, 10, 100000)]).astype(np.float32)
+        got = powf(x, np.float32(exponent))
+        want = libm_map(libm.powf, x, np.float32(exponent))
+        differing += int((~same_bits(got, want)).sum())
+    assert differing == 0
