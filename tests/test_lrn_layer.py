@@ -341,3 +341,13 @@ def test_forward_keeps_caffes_scale_for_across_channels(refs):
 def test_package_exports_the_layer():
     assert caffe_lrn.LRNLayer is LRNLayer
     assert "LRNLayer" in caffe_lrn.__all__
+
+
+def test_big_endian_blobs_are_read_as_their_values(refs):
+    case = refs["across_k2"]
+    layer = LRNLayer(params_of_case(case))
+    top = layer.forward(case["x"].astype(">f4"))
+    bottom_diff = layer.backward(case["top_diff"].astype(">f4"))
+    assert top.dtype == np.float32 and top.dtype.isnative
+    assert count_differing(top, case["top"]) == 0
+    assert count_differing(bottom_diff, case["bottom_diff"]) == 0

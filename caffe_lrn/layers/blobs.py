@@ -20,6 +20,7 @@ def check_blob(bottom, layer, ndim=4):
             array = np.asarray(bottom)
         except (TypeError, ValueError) as exc:
             raise BlobError(f"{layer} bottom is not an array: {exc}") from None
+    array = native_order(array)
     check_dtype(array, f"{layer} bottom")
     if ndim is not None and array.ndim != ndim:
         raise BlobError(f"{layer}: {AXES_MESSAGE}; got {array.ndim} axes, shape "
@@ -27,9 +28,16 @@ def check_blob(bottom, layer, ndim=4):
     return array
 
 
+def native_order(array):
+    """``array`` in the machine's byte order (a big-endian .npy gives '>f4' arrays)."""
+    if array.dtype.byteorder not in ("=", "|") and not array.dtype.isnative:
+        return array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
 def check_diff(top_diff, top, what="top_diff"):
     """``top_diff`` must have the top's shape and dtype."""
-    top_diff = np.asarray(top_diff)
+    top_diff = native_order(np.asarray(top_diff))
     if top_diff.shape != top.shape:
         raise BlobError(f"{what} shape {tuple(top_diff.shape)} differs from the top shape "
                         f"{tuple(top.shape)}")

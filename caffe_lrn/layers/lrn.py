@@ -175,6 +175,13 @@ class WithinChannelPipeline:
 
 
 # ------------------------------------------------------------------------ the layer
+class _Spec:
+    """Shape and dtype of the last top, all ``check_diff`` needs."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
 def _params_of(param):
     if isinstance(param, LRNParams):
         return param
@@ -258,9 +265,7 @@ class LRNLayer:
         if self._bottom is None:
             raise LayerStateError("LRN backward called before forward: run forward(bottom) "
                                   "first")
-        top_diff = np.asarray(top_diff)
-        if top_diff.shape != self._top_shape or top_diff.dtype != self._top_dtype:
-            check_diff(top_diff, np.empty(self._top_shape, self._top_dtype))
+        top_diff = check_diff(top_diff, _Spec(self._top_shape, self._top_dtype))
         bottom = self._bottom
         bottom_diff = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
