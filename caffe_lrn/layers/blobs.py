@@ -30,7 +30,7 @@ def check_blob(bottom, layer, ndim=4):
 
 def native_order(array):
     """``array`` in the machine's byte order (a big-endian .npy gives '>f4' arrays)."""
-    if array.dtype.byteorder not in ("=", "|") and not array.dtype.isnative:
+    if not array.dtype.isnative:
         return array.astype(array.dtype.newbyteorder("="))
     return array
 
