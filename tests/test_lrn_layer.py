@@ -351,3 +351,21 @@ def test_big_endian_blobs_are_read_as_their_values(refs):
     assert top.dtype == np.float32 and top.dtype.isnative
     assert count_differing(top, case["top"]) == 0
     assert count_differing(bottom_diff, case["bottom_diff"]) == 0
+
+
+EXAMPLE_NETS = [("alexnet_deploy.prototxt", "alexnet_blobs.npz"),
+                ("caffenet_deploy.prototxt", "caffenet_blobs.npz"),
+                ("cifar10_full_deploy.prototxt", "cifar10_full_blobs.npz")]
+
+
+@pytest.mark.parametrize("net_name, blobs_name", EXAMPLE_NETS)
+def test_whole_bvlc_nets_lrn_layers_bit_for_bit(net_name, blobs_name):
+    """Bottom and top blobs Caffe produced running whole nets (bundled examples)."""
+    from conftest import EXAMPLES
+
+    with np.load(EXAMPLES / blobs_name) as blobs:
+        layers = lrn_layers(load_net(EXAMPLES / net_name))
+        assert len(layers) == 2
+        for info in layers:
+            top = LRNLayer(info.lrn_param).forward(blobs[info.bottom])
+            assert count_differing(top, blobs[info.top]) == 0, info.name
