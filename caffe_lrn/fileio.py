@@ -29,6 +29,12 @@ def check_output_path(path, force=False):
     return path
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, write, force=False, mode="wb"):
     """Write ``path`` by calling ``write(fileobj)`` on a temporary file, then renaming it.
 
@@ -45,6 +51,8 @@ def write_atomic(path, write, force=False, mode="wb"):
             os.fsync(handle.fileno())
         if not force and path.exists():
             raise OutputExistsError(f"{path} exists; pass --force to overwrite it")
+        # mkstemp creates the file private (0600); give it the mode a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         try:
