@@ -2,17 +2,23 @@
 
     caffe-lrn run NET --layer NAME --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
     caffe-lrn run --lrn-param TEXT --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
+    caffe-lrn run ... --input BIG.npy -o TOP.npy [--max-memory 512M]
 
 The layer comes from a net file (prototxt or caffemodel, any vintage; looked up by name
 among its LRN layers) or from an ``lrn_param`` in Caffe's text format. ``X.npy`` is an
 (N, C, H, W) float32 or float64 blob; ``OUT.npz`` gets ``top`` and, with ``--top-diff``,
-``bottom_diff``, both in the input's dtype. An existing output is kept unless ``--force``.
+``bottom_diff``, both in the input's dtype; ``OUT.npy`` gets ``top`` alone. An existing
+output is kept unless ``--force``.
+
+Blobs larger than memory: the input is memory-mapped and run a few images at a time (as
+many as ``--max-memory`` allows, default 512M), each result appended to the output file,
+so memory use does not grow with the blob (:mod:`caffe_lrn.chunks`).
 """
 import sys
 
 from caffe_lrn.errors import LayerNotFoundError, ParameterError
-from caffe_lrn.fileio import check_output_path, load_npy, save_npz
-from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.chunks import DEFAULT_MAX_MEMORY, parse_size, run_npy
+from caffe_lrn.fileio import check_output_path
 from caffe_lrn.params import LRNParams
 
 EXIT_USAGE = 2
@@ -52,6 +58,9 @@ def run(args):
         return _usage(args, "give NET --layer NAME, or --lrn-param TEXT")
     if args.chunk is not None and args.chunk < 1:
         return _usage(args, f"--chunk must be at least 1, got {args.chunk}")
+    if args.output.lower().endswith(".npy") and args.top_diff is not None:
+        return _usage(args, "an .npy output holds top only; with --top-diff write an .npz")
+    max_memory = parse_size(args.max_memory)
     check_output_path(args.output, args.force)  # refuse before any work is done
 
     if args.lrn_param is not None:
@@ -60,18 +69,14 @@ def run(args):
     else:
         params = find_layer(args.net, args.layer)
         source = f"layer {args.layer!r}"
-    layer = LRNLayer(params, chunk_images=args.chunk)
-    bottom = load_npy(args.input, mmap=True)
-    top_diff = load_npy(args.top_diff, mmap=True) if args.top_diff is not None else None
-
-    outputs = {"top": layer.forward(bottom)}
-    if top_diff is not None:
-        outputs["bottom_diff"] = layer.backward(top_diff)
-    save_npz(args.output, outputs, force=args.force)
-    shape = "x".join(str(d) for d in bottom.shape)
-    print(f"{args.output}: {', '.join(outputs)} of {source} "
+    # Runs of images are read, computed and appended to the output one at a time, so a
+    # blob larger than memory runs within --max-memory (results do not depend on it).
+    summary = run_npy(params, args.input, args.output, top_diff_path=args.top_diff,
+                      max_memory=max_memory, chunk_images=args.chunk, force=args.force)
+    shape = "x".join(str(d) for d in summary["shape"])
+    print(f"{args.output}: {', '.join(summary['outputs'])} of {source} "
           f"({params.norm_region}, local_size {params.local_size}) on {shape} "
-          f"{bottom.dtype}")
+          f"{summary['dtype']}")
     return 0
 
 
@@ -90,11 +95,16 @@ def register(subparsers):
                         help="bottom blob, (N, C, H, W) float32 or float64")
     parser.add_argument("--top-diff", metavar="DY.npy",
                         help="top diff for the backward pass (the top's shape and dtype)")
-    parser.add_argument("-o", "--output", metavar="OUT.npz", required=True,
-                        help="output archive: top, and bottom_diff with --top-diff")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True,
+                        help="OUT.npz: top, and bottom_diff with --top-diff; OUT.npy: top "
+                             "alone (memory-mappable)")
     parser.add_argument("--force", action="store_true", help="overwrite OUT.npz if it exists")
     parser.add_argument("--chunk", metavar="IMAGES", type=int,
-                        help="images processed at once (default: automatic; the results "
-                             "do not depend on it)")
+                        help="images processed at once (default: as many as --max-memory "
+                             "allows; the results do not depend on it)")
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        default=f"{DEFAULT_MAX_MEMORY // 2**20}M",
+                        help="working-memory budget that sets how many images run at once "
+                             "(default %(default)s; e.g. 256M, 2G)")
     parser.set_defaults(func=run, parser=parser)
     return parser

@@ -1,0 +1,203 @@
+"""Run an LRN layer over a blob larger than memory: runs of images in, outputs streamed out.
+
+Images of an (N, C, H, W) blob never interact in an LRN layer (both regions normalize
+within one image), so running the layer on runs of images and concatenating the results
+gives exactly the bits of one run over the whole blob. :func:`run_npy` reads an ``.npy``
+bottom (and top diff) a run of images at a time, runs :class:`~caffe_lrn.layers.lrn.LRNLayer`
+on it, and appends each result to the output file, so neither the input nor the output
+ever sits in memory whole.
+
+Reading: the file is validated and memory-mapped (:func:`caffe_lrn.fileio.load_npy`), and
+each run of images is read from its byte offset into an ordinary array, so that the pages
+of a several-GB input do not pile up in the process's resident memory. Fortran-ordered
+files (whose images are not contiguous) are sliced from the memory map instead.
+
+Writing: ``OUT.npy`` receives ``top``; ``OUT.npz`` (any other name) receives ``top`` and,
+with a top diff, ``bottom_diff``, as uncompressed zip64 members written in pieces. Either
+way the file appears only when complete (a temporary file in the same folder, then a
+rename) and an existing file is kept unless ``force``.
+"""
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+
+import numpy as np
+
+from caffe_lrn.errors import BlobError, ParameterError
+from caffe_lrn.fileio import check_output_path, load_npy, write_atomic
+from caffe_lrn.layers.blobs import check_blob
+from caffe_lrn.layers.lrn import LRNLayer
+
+#: Default working-memory budget of ``caffe-lrn run`` / ``verify`` (``--max-memory``).
+DEFAULT_MAX_MEMORY = 512 * 2**20
+
+# Working memory per element of a run of images, in units of the blob's itemsize, measured
+# with tracemalloc on the engine: the run read from disk, top, Caffe's scale (kept for the
+# backward pass), top diff, bottom_diff and NumPy temporaries come to 3.6-3.9 itemsizes per
+# element for forward and backward; 6 leaves room for the allocator's slack.
+WORK_PER_ELEMENT = 6
+# The engine's own temporaries (it works on at most 2**19 elements at a time, in float64)
+# and the interpreter: charged once, whatever the run length.
+FIXED_OVERHEAD = 96 * 2**20
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text):
+    """Bytes from ``"512M"``, ``"1.5G"``, ``"300MB"``, ``"64MiB"`` or a plain integer.
+
+    Units are binary (K = 1024 bytes). Raises :class:`ParameterError` on anything else.
+    """
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ParameterError(f"a memory size looks like 512M, 2G or 1048576, got {text!r}")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    size = int(number * _UNITS[unit])
+    if size <= 0:
+        raise ParameterError(f"a memory size must be positive, got {text!r}")
+    return size
+
+
+def images_per_chunk(shape, itemsize, max_memory):
+    """How many images of ``shape`` (N, C, H, W) to run at once within ``max_memory`` bytes.
+
+    At least one: an image larger than the budget is still run whole (the engine then cuts
+    it into rows or channel planes for its temporaries, but top and scale are per image).
+    """
+    per_image = int(np.prod(shape[1:], dtype=np.int64)) * itemsize * WORK_PER_ELEMENT
+    if per_image == 0:
+        return max(1, shape[0])
+    return max(1, min(shape[0], (max_memory - FIXED_OVERHEAD) // per_image))
+
+
+class NpyChunks:
+    """An ``.npy`` blob read a run of images at a time.
+
+    ``shape`` and ``dtype`` come from the header; ``read(start, stop)`` returns images
+    ``start:stop`` as a new C-ordered array in the file's dtype.
+    """
+
+    def __init__(self, path, what="bottom"):
+        self.path = path
+        self.what = what
+        self._map = load_npy(path, mmap=True)  # every header and size check happens here
+        self.shape = tuple(self._map.shape)
+        self.dtype = self._map.dtype
+        self._contiguous = self._map.ndim == 0 or self._map.flags.c_contiguous
+        self._offset = getattr(self._map, "offset", 0)
+
+    def check_blob(self):
+        """Caffe's and the engine's checks (rank 4, float32/float64) without reading data."""
+        probe = self._map if self._map.ndim == 0 else self._map[:0]
+        check_blob(probe, "LRN")
+
+    @property
+    def image_size(self):
+        return int(np.prod(self.shape[1:], dtype=np.int64))
+
+    def read(self, start, stop):
+        if not self._contiguous:
+            return np.array(self._map[start:stop], order="C")
+        count = (stop - start) * self.image_size
+        if count == 0:
+            return np.empty((stop - start,) + self.shape[1:], dtype=self.dtype)
+        offset = self._offset + start * self.image_size * self.dtype.itemsize
+        data = np.fromfile(self.path, dtype=self.dtype, count=count, offset=offset)
+        return data.reshape((stop - start,) + self.shape[1:])
+
+    def close(self):
+        self._map = None
+
+
+def _native(dtype):
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
+def _write_header(handle, shape, dtype):
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(handle, header)
+
+
+def _write_array(handle, array):
+    if array.size:
+        handle.write(memoryview(np.ascontiguousarray(array).reshape(-1)).cast("B"))
+
+
+def check_top_diff(top_diff, shape, dtype):
+    """The whole-blob form of the engine's check: the top's shape and dtype."""
+    if top_diff.shape != tuple(shape):
+        raise BlobError(f"top_diff shape {top_diff.shape} differs from the top shape "
+                        f"{tuple(shape)}")
+    if _native(top_diff.dtype) != dtype:
+        raise BlobError(f"top_diff dtype {_native(top_diff.dtype)} differs from the top dtype "
+                        f"{dtype}")
+
+
+def _compute(layer, bottom, top_diff, step, top_out, diff_out):
+    """Run the layer over every run of ``step`` images, appending to the open outputs."""
+    num = bottom.shape[0]
+    for start in range(0, num, step):
+        stop = min(num, start + step)
+        top = layer.forward(bottom.read(start, stop))
+        _write_array(top_out, top)
+        del top
+        if top_diff is not None:
+            _write_array(diff_out, layer.backward(top_diff.read(start, stop)))
+
+
+def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_MAX_MEMORY,
+            chunk_images=None, force=False):
+    """Run an LRN layer (``params``: LRNParams) over the ``.npy`` blob at ``bottom_path``.
+
+    Writes ``top`` (and ``bottom_diff`` when ``top_diff_path`` is given) to ``output``:
+    ``.npy`` for ``top`` alone, otherwise an ``.npz``. ``chunk_images`` fixes the run length;
+    by default it follows ``max_memory``. Results equal ``LRNLayer(params).forward`` (and
+    ``backward``) on the whole blob, bit for bit. Returns a summary dict (``shape``,
+    ``dtype``, ``images_per_chunk``, ``outputs``).
+    """
+    output = str(output)
+    single = output.lower().endswith(".npy")
+    if single and top_diff_path is not None:
+        raise ParameterError(f"{output}: an .npy output holds top only; write top and "
+                             "bottom_diff to an .npz")
+    check_output_path(output, force)  # refuse before any work
+    bottom = NpyChunks(bottom_path)
+    bottom.check_blob()
+    dtype = _native(bottom.dtype)
+    top_diff = None
+    if top_diff_path is not None:
+        top_diff = NpyChunks(top_diff_path, "top_diff")
+        check_top_diff(top_diff, bottom.shape, dtype)
+    if chunk_images is not None and int(chunk_images) < 1:
+        raise ParameterError(f"chunk size must be at least 1 image, got {chunk_images}")
+    step = int(chunk_images) if chunk_images else images_per_chunk(
+        bottom.shape, dtype.itemsize, max_memory)
+    layer = LRNLayer(params)
+
+    def write_npy(handle):
+        _write_header(handle, bottom.shape, dtype)
+        _compute(layer, bottom, None, step, handle, None)
+
+    def write_npz(handle):
+        folder = os.path.dirname(os.path.abspath(output))
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive, \
+                tempfile.TemporaryFile(dir=folder, prefix=".bottom_diff.") as diff_file:
+            with archive.open("top.npy", "w", force_zip64=True) as top_out:
+                _write_header(top_out, bottom.shape, dtype)
+                if top_diff is not None:
+                    _write_header(diff_file, bottom.shape, dtype)
+                _compute(layer, bottom, top_diff, step, top_out, diff_file)
+            if top_diff is not None:
+                # Zip members are written one after the other: bottom_diff waited in a
+                # temporary file while top was streamed.
+                diff_file.seek(0)
+                with archive.open("bottom_diff.npy", "w", force_zip64=True) as diff_out:
+                    shutil.copyfileobj(diff_file, diff_out, 16 * 2**20)
+
+    write_atomic(output, write_npy if single else write_npz, force=force)
+    return {"shape": bottom.shape, "dtype": dtype, "images_per_chunk": step,
+            "outputs": ["top"] + (["bottom_diff"] if top_diff is not None else [])}
