@@ -193,7 +193,7 @@ def _chunks(count, per_image):
         yield start, min(count, start + step)
 
 
-def _run_framework(framework, params, bottom, reference, max_ulp):
+def _run_framework(framework, params, bottom, reference, max_ulp, progress):
     from caffe_lrn.convert.frameworks import run_layer
 
     check = FrameworkCheck(framework, max_ulp=max_ulp)
@@ -206,6 +206,7 @@ def _run_framework(framework, params, bottom, reference, max_ulp):
             theirs = np.asarray(run_layer(framework, params, chunk))
             comparison.update(theirs.astype(np.float32),
                               np.asarray(reference[start:stop], dtype=np.float32), start)
+            progress.advance((stop - start) * per_image)
     except MissingDependencyError:
         raise
     except CaffeLRNError as exc:
@@ -250,7 +251,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     for start, stop in _chunks(bottom.shape[0], per_image):
         ours = layer.forward(np.ascontiguousarray(bottom[start:stop]))
         comparison.update(ours, np.asarray(top[start:stop]), start)
-        progress.advance(stop - start)
+        progress.advance((stop - start) * per_image)
     check.comparison = comparison
     check.status = PASS if comparison.passes(max_ulp) else FAIL
     if not comparison.pattern_agrees:
@@ -258,7 +259,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
                         f"{comparison.inf_mismatch} inf elements disagree")
 
     for framework in against:
-        framework_check = _run_framework(framework, info.params, bottom, top, against_max_ulp)
+        framework_check = _run_framework(framework, info.params, bottom, top, against_max_ulp,
+                                         progress)
         check.against.append(framework_check)
         if not framework_check.passed and check.status == PASS:
             check.status = FAIL
@@ -273,8 +275,9 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
                progress_factory=None, net_path="", title=None):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
 
-    ``layers``: names to check (default: every LRN layer). ``progress_factory(total, label)``
-    returns a progress object (see :mod:`caffe_lrn.progress`); the total is counted in images.
+    ``layers``: names to check (default: every LRN layer). ``progress_factory(total, label,
+    layer_count)`` returns a progress object (see :mod:`caffe_lrn.progress`); the total is
+    counted in bottom elements (once for our engine, once per ``against`` framework).
     Returns a :class:`NetReport`.
     """
     from caffe_lrn import lrn_layers
@@ -295,9 +298,11 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     for info in chosen:
         if info.bottom in blobs:
             shape = getattr(blobs.get(info.bottom), "shape", ())
-            total += int(shape[0]) if len(shape) == 4 else 0
+            total += int(np.prod(shape, dtype=np.int64)) if len(shape) == 4 else 0
+    total *= 1 + len(against)
     label = f"verifying {net.name or net_path}"
-    progress = progress_factory(total, label) if progress_factory else NoProgress()
+    progress = (progress_factory(total, label, len(chosen)) if progress_factory
+                else NoProgress())
     with progress:
         for info in chosen:
             progress.set_label(f"{label}: {info.name}")

@@ -84,12 +84,17 @@ def _usage_error(message):
     return EXIT_USAGE
 
 
-def _progress_factory(total, label):
+# A bar only for runs long enough to want one: many layers or large blobs.
+PROGRESS_MIN_ELEMENTS = 1 << 21
+PROGRESS_MIN_LAYERS = 8
+
+
+def _progress_factory(total, label, layer_count):
     from caffe_lrn.progress import Progress
 
-    # A bar only when the run is long enough to want one (and stderr is a terminal).
-    return Progress(total, label, stream=sys.stderr,
-                    enabled=None if total >= 4 else False)
+    long_run = total >= PROGRESS_MIN_ELEMENTS or layer_count >= PROGRESS_MIN_LAYERS
+    # enabled=None: drawn only when stderr is a terminal.
+    return Progress(total, label, stream=sys.stderr, enabled=None if long_run else False)
 
 
 def _options(args):
@@ -179,7 +184,7 @@ def _render_examples(reports, args):
             "",
             f"[{number}/{len(reports)}] {example.title}: {verdict}"
             f" ({counts['pass']} of {len(report.checks)} layers)",
-            f"  {example.about}.",
+            _wrap(example.about + ".", indent="  "),
             f"  net {report.net}, reference {report.blobs}",
             "",
             render.format_table(render.HEADER, render.table_rows(report)),
@@ -198,7 +203,8 @@ def _render_examples(reports, args):
     return "\n".join(lines) + "\n"
 
 
-def _wrap(text, width=88):
+def _wrap(text, width=88, indent=""):
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width))
+    return "\n".join(textwrap.wrap(text, width, initial_indent=indent,
+                                   subsequent_indent=indent))
