@@ -19,6 +19,8 @@ EXIT_USAGE = 2
 COMMANDS = (
     "caffe_lrn.cli.inspect_cmd",
     "caffe_lrn.cli.upgrade_cmd",
+    "caffe_lrn.cli.run_cmd",
+    "caffe_lrn.cli.convert_cmd",
     "caffe_lrn.cli.verify_cmd",
 )
 
