@@ -8,7 +8,7 @@ import importlib.resources
 from dataclasses import dataclass
 
 PROVENANCE = (
-    "The reference blobs were dumped by BVLC Caffe itself (commit 9b891540, CPU_ONLY build, "
+    "The reference blobs were dumped by BVLC Caffe (commit 9b891540, CPU_ONLY build, "
     "OpenBLAS, glibc libm), running each net forward with seeded random weights on a random "
     "input.")
 

@@ -8,7 +8,8 @@ JSON schema (``"schema": "caffe-lrn/verify/1"``)::
       "passed": true,                     # every layer of every run passed
       "policy": {"max_ulp": null,         # null: bit-identical required; else N ULP allowed
                  "against": ["tf"],       # frameworks also run
-                 "against_max_ulp": null},# null: framework distances are informational
+                 "against_max_ulp": null, # null: framework distances are informational
+                 "native": false},        # true: the frameworks' own LRN ops were run
       "summary": {"runs": 1, "layers": 2, "passed": 2, "failed": 0, "unverifiable": 0,
                   "compared": 580800, "differing": 0},
       "runs": [{
@@ -31,7 +32,8 @@ JSON schema (``"schema": "caffe-lrn/verify/1"``)::
             "nan_mismatch": 0, "inf_mismatch": 0, "pattern_agrees": true,
             "worst": null                 # or {"index": [n, c, h, w], "reference": r,
           },                              #     "ours": o, "ulp": d}
-          "against": [{"framework": "tf", "error": null, "seconds": 0.3,
+          "against": [{"framework": "tf", "form": "caffe-order",  # or "native"
+                       "error": null, "seconds": 0.3,
                        "metrics": {...same keys...}}]
         }]
       }]
@@ -80,6 +82,7 @@ def layer_record(check):
         "metrics": None if check.comparison is None else check.comparison.as_dict(),
         "against": [{
             "framework": fw.framework,
+            "form": "native" if fw.native else "caffe-order",
             "error": fw.error,
             "seconds": round(fw.seconds, 6),
             "metrics": None if fw.comparison is None else fw.comparison.as_dict(),
@@ -113,7 +116,7 @@ def summary(reports):
     }
 
 
-def to_json(reports, max_ulp=None, against=(), against_max_ulp=None):
+def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=False):
     """The JSON document (a dict) for a list of :class:`NetReport`."""
     from caffe_lrn import __version__
 
@@ -122,7 +125,7 @@ def to_json(reports, max_ulp=None, against=(), against_max_ulp=None):
         "caffe_lrn_version": __version__,
         "passed": bool(reports) and all(report.passed for report in reports),
         "policy": {"max_ulp": max_ulp, "against": list(against),
-                   "against_max_ulp": against_max_ulp},
+                   "against_max_ulp": against_max_ulp, "native": native},
         "summary": summary(reports),
         "runs": [run_record(report) for report in reports],
     }
@@ -190,9 +193,23 @@ def table_rows(report):
         for fw in check.against:
             verdict = "error" if fw.error else ("info" if fw.max_ulp is None else
                                                 ("ok" if fw.passed else "FAIL"))
-            rows.append([f"  vs {fw.framework}", "", "", ""] + _metric_cells(fw.comparison)
+            form = " (native)" if fw.native else ""
+            rows.append([f"  vs {fw.framework}{form}", "", "", ""] + _metric_cells(fw.comparison)
                         + [verdict])
     return rows
+
+
+# The narrower table of ``--example``: enough for a newcomer's terminal.
+COMPACT = ("layer", "bottom -> top", "region", "shape", "differing/compared", "max ULP",
+           "result")
+
+
+def render_table(report, compact=False):
+    rows = table_rows(report)
+    if not compact:
+        return format_table(HEADER, rows)
+    keep = [HEADER.index(name) for name in COMPACT]
+    return format_table(list(COMPACT), [[row[i] for i in keep] for row in rows])
 
 
 def format_table(header, rows, indent="  "):
@@ -262,7 +279,7 @@ def render_report(report, show_header=True):
         lines.append(f"reference: {report.blobs} ({report.blobs_kind})")
         lines.append(f"policy:    {policy_text(report.max_ulp)}")
         lines.append("")
-    lines.append(format_table(HEADER, table_rows(report)))
+    lines.append(render_table(report))
     extra = notes(report)
     if extra:
         lines.append("")

@@ -47,6 +47,7 @@ class FrameworkCheck:
     """The same layer run by another framework (``tf``, ``torch``, ``onnx``), vs the reference."""
 
     framework: str
+    native: bool = False  # the framework's own LRN op rather than Caffe's order of operations
     comparison: BlobComparison = None
     error: str = None
     seconds: float = 0.0
@@ -193,17 +194,17 @@ def _chunks(count, per_image):
         yield start, min(count, start + step)
 
 
-def _run_framework(framework, params, bottom, reference, max_ulp, progress):
+def _run_framework(framework, params, bottom, reference, max_ulp, progress, native=False):
     from caffe_lrn.convert.frameworks import run_layer
 
-    check = FrameworkCheck(framework, max_ulp=max_ulp)
+    check = FrameworkCheck(framework, native=native, max_ulp=max_ulp)
     started = time.perf_counter()
     comparison = BlobComparison(reference.shape)
     per_image = int(np.prod(bottom.shape[1:]))
     try:
         for start, stop in _chunks(bottom.shape[0], per_image):
             chunk = np.ascontiguousarray(bottom[start:stop], dtype=np.float32)
-            theirs = np.asarray(run_layer(framework, params, chunk))
+            theirs = np.asarray(run_layer(framework, params, chunk, native=native))
             comparison.update(theirs.astype(np.float32),
                               np.asarray(reference[start:stop], dtype=np.float32), start)
             progress.advance((stop - start) * per_image)
@@ -218,7 +219,7 @@ def _run_framework(framework, params, bottom, reference, max_ulp, progress):
 
 
 def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None,
-                progress=None):
+                native=False, progress=None):
     """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore)."""
     from caffe_lrn import LRNLayer
 
@@ -260,7 +261,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
     for framework in against:
         framework_check = _run_framework(framework, info.params, bottom, top, against_max_ulp,
-                                         progress)
+                                         progress, native=native)
         check.against.append(framework_check)
         if not framework_check.passed and check.status == PASS:
             check.status = FAIL
@@ -272,10 +273,13 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
 
 def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
-               progress_factory=None, net_path="", title=None):
+               native=False, progress_factory=None, net_path="", title=None):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
 
-    ``layers``: names to check (default: every LRN layer). ``progress_factory(total, label,
+    ``layers``: names to check (default: every LRN layer). ``against``: frameworks to run
+    each layer in too, via ``caffe_lrn.convert.frameworks.run_layer`` (Caffe's order of
+    operations in the framework's ops; ``native=True``: the framework's own LRN op), whose
+    distance from the reference is informational unless ``against_max_ulp`` is given. ``progress_factory(total, label,
     layer_count)`` returns a progress object (see :mod:`caffe_lrn.progress`); the total is
     counted in bottom elements (once for our engine, once per ``against`` framework).
     Returns a :class:`NetReport`.
@@ -309,7 +313,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
             report.checks.append(check_layer(net, info, blobs, max_ulp=max_ulp,
                                              against=against,
                                              against_max_ulp=against_max_ulp,
-                                             progress=progress))
+                                             native=native, progress=progress))
     return report
 
 

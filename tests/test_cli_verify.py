@@ -151,7 +151,8 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
                              "runs"}
     assert document["schema"] == "caffe-lrn/verify/1"
     assert document["passed"] is False
-    assert document["policy"] == {"max_ulp": None, "against": [], "against_max_ulp": None}
+    assert document["policy"] == {"max_ulp": None, "against": [], "against_max_ulp": None,
+                                  "native": False}
     assert document["summary"] == {"runs": 1, "layers": 2, "passed": 1, "failed": 1,
                                    "unverifiable": 0, "compared": 96 * 27 * 27 + 256 * 13 * 13,
                                    "differing": 1}
@@ -187,7 +188,7 @@ def test_example_passes_and_explains_itself(capsys):
     code = main(["verify", "--example"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "dumped by BVLC Caffe itself" in out
+    assert "dumped by BVLC Caffe (commit 9b891540" in out
     for title in ("cifar10_full: PASS", "alexnet: PASS", "caffenet: PASS"):
         assert title in out
     assert "PASS: 6 of 6 LRN layers verified" in out
@@ -208,6 +209,8 @@ def test_example_json(capsys):
     (["verify", "--example", CAFFENET], "--example takes no NET"),
     (["verify", CAFFENET, "--blobs", "x.npz", "--max-ulp", "-1"], "must be a finite number"),
     (["verify", CAFFENET, "--blobs", "x.npz", "--against", "caffe2"], "invalid choice"),
+    (["verify", CAFFENET, "--blobs", "x.npz", "--native"], "--native needs --against"),
+    (["verify", CAFFENET, "--blobs", "x.npz", "--force"], "--force applies to --plot"),
 ])
 def test_usage_errors_exit_2(capsys, argv, message):
     assert main(argv) == 2
@@ -252,7 +255,7 @@ def test_against_missing_framework_is_one_line_error(capsys, monkeypatch):
     from caffe_lrn.convert import frameworks
     from caffe_lrn.errors import MissingDependencyError
 
-    def not_installed(framework, params, bottom):
+    def not_installed(framework, params, bottom, native=False):
         raise MissingDependencyError(f"{framework} is not installed")
 
     monkeypatch.setattr(frameworks, "run_layer", not_installed)
@@ -265,9 +268,12 @@ def test_against_missing_framework_is_one_line_error(capsys, monkeypatch):
 def test_against_is_informational_unless_a_threshold_is_given(capsys, monkeypatch):
     from caffe_lrn.convert import frameworks
 
-    def two_ulp_up(framework, params, bottom):
+    calls = []
+
+    def two_ulp_up(framework, params, bottom, native=False):
         from caffe_lrn import LRNLayer
 
+        calls.append((framework, native))
         top = LRNLayer(params).forward(bottom)
         return np.nextafter(np.nextafter(top, np.float32(np.inf)), np.float32(np.inf))
 
@@ -276,10 +282,20 @@ def test_against_is_informational_unless_a_threshold_is_given(capsys, monkeypatc
             "--against", "torch", "--json"]
     assert main(argv) == 0
     layer = json.loads(capsys.readouterr().out)["runs"][0]["layers"][0]
-    assert layer["against"][0]["framework"] == "torch"
+    assert layer["status"] == "pass"
+    assert (layer["against"][0]["framework"], layer["against"][0]["form"]) == (
+        "torch", "caffe-order")
     assert layer["against"][0]["metrics"]["max_ulp"] == 2.0
+    assert calls == [("torch", False)] * 2
     assert main(argv + ["--against-max-ulp", "1"]) == 1
+    assert "torch is more than 1 ULP from the reference" in capsys.readouterr().out
     assert main(argv + ["--against-max-ulp", "2"]) == 0
+    capsys.readouterr()
+    calls.clear()
+    assert main(argv + ["--native"]) == 0
+    assert calls == [("torch", True)] * 2
+    layer = json.loads(capsys.readouterr().out)["runs"][0]["layers"][0]
+    assert layer["against"][0]["form"] == "native"
 
 
 @pytest.mark.frameworks

@@ -1,7 +1,7 @@
 """``caffe-lrn verify``: check reference LRN activations against caffe-lrn's engine.
 
     caffe-lrn verify NET --blobs REF [--layer NAME ...] [--max-ulp N] [--json]
-                     [--against tf|torch|onnx ...] [--against-max-ulp N]
+                     [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
                      [--plot OUT.png [--force]]
     caffe-lrn verify --example
 
@@ -63,6 +63,10 @@ def register(subparsers):
     parser.add_argument("--against-max-ulp", type=_non_negative, metavar="N", default=None,
                         help="fail a layer when a --against framework is more than N ULP "
                              "away (default: framework distances are informational)")
+    parser.add_argument("--native", action="store_true",
+                        help="with --against, run the framework's own LRN op "
+                             "(tf.nn.local_response_normalization, torch LocalResponseNorm, "
+                             "ONNX LRN) instead of Caffe's order of operations in its ops")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="draw per-channel max ULP of each layer (needs matplotlib)")
     parser.add_argument("--force", action="store_true",
@@ -99,7 +103,8 @@ def _progress_factory(total, label, layer_count):
 
 def _options(args):
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
-                against_max_ulp=args.against_max_ulp, progress_factory=_progress_factory)
+                against_max_ulp=args.against_max_ulp, native=args.native,
+                progress_factory=_progress_factory)
 
 
 def run(args):
@@ -117,6 +122,8 @@ def run(args):
         return _usage_error("--force applies to --plot only")
     if args.against_max_ulp is not None and not args.against:
         return _usage_error("--against-max-ulp needs --against FRAMEWORK")
+    if args.native and not args.against:
+        return _usage_error("--native needs --against FRAMEWORK")
     if args.plot:
         from caffe_lrn.fileio import check_output_path
 
@@ -131,7 +138,7 @@ def run(args):
         reports = [verify_paths(args.net, args.blobs, **_options(args))]
 
     policy = dict(max_ulp=args.max_ulp, against=args.against,
-                  against_max_ulp=args.against_max_ulp)
+                  against_max_ulp=args.against_max_ulp, native=args.native)
     if args.json:
         sys.stdout.write(render.render_json(reports, **policy))
     elif args.example:
@@ -171,10 +178,11 @@ def _render_examples(reports, args):
     lines = [
         "caffe-lrn verify --example",
         "",
-        "Runs every LRN layer of three BVLC nets through caffe-lrn and compares the result",
-        "with the activations Caffe itself produced, element by element, in float32 ULPs.",
+        _wrap("Checks caffe-lrn's LRN engine against a real Caffe build: every LRN layer of "
+              "three BVLC nets is run on its bottom blob, and the result is compared with "
+              "Caffe's own top blob, element by element, in float32 ULPs."),
         _wrap(PROVENANCE),
-        f"Policy: a layer passes when it is {render.policy_text(args.max_ulp)}.",
+        _wrap(f"Policy: a layer passes when it is {render.policy_text(args.max_ulp)}."),
     ]
     for number, report in enumerate(reports, 1):
         example = about[report.title]
@@ -185,9 +193,10 @@ def _render_examples(reports, args):
             f"[{number}/{len(reports)}] {example.title}: {verdict}"
             f" ({counts['pass']} of {len(report.checks)} layers)",
             _wrap(example.about + ".", indent="  "),
-            f"  net {report.net}, reference {report.blobs}",
+            f"  net:       {report.net}",
+            f"  reference: {report.blobs}",
             "",
-            render.format_table(render.HEADER, render.table_rows(report)),
+            render.render_table(report, compact=True),
         ]
         extra = render.notes(report)
         if extra:
@@ -203,7 +212,7 @@ def _render_examples(reports, args):
     return "\n".join(lines) + "\n"
 
 
-def _wrap(text, width=88, indent=""):
+def _wrap(text, width=79, indent=""):
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width, initial_indent=indent,
