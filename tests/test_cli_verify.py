@@ -299,19 +299,22 @@ def test_against_is_informational_unless_a_threshold_is_given(capsys, monkeypatc
 
 
 @pytest.mark.frameworks
+@pytest.mark.parametrize("framework, module", [
+    ("tf", "tensorflow"), ("torch", "torch"), ("onnx", "onnxruntime")])
 @pytest.mark.parametrize("net, blobs", [
     ("cifar10_full.caffemodel", "cifar10_full_blobs.npz"),
     ("alexnet_deploy.prototxt", "alexnet_blobs.npz"),
     ("caffenet_deploy.prototxt", "caffenet_blobs.npz"),
 ])
-def test_against_tensorflow_within_8_ulp(capsys, net, blobs):
-    pytest.importorskip("tensorflow")
+def test_against_real_framework_within_8_ulp(capsys, framework, module, net, blobs):
+    pytest.importorskip(module)
     code = main(["verify", str(EXAMPLES / net), "--blobs", str(EXAMPLES / blobs),
-                 "--against", "tf", "--json"])
+                 "--against", framework, "--json"])
     document = json.loads(capsys.readouterr().out)
     assert code == 0
     for layer in document["runs"][0]["layers"]:
-        (tf,) = layer["against"]
-        assert tf["framework"] == "tf" and tf["error"] is None
-        assert tf["metrics"]["pattern_agrees"] is True
-        assert tf["metrics"]["max_ulp"] <= 8, (layer["layer"], tf["metrics"])
+        (theirs,) = layer["against"]
+        assert theirs["framework"] == framework and theirs["error"] is None
+        assert theirs["metrics"]["compared"] == layer["metrics"]["compared"]
+        assert theirs["metrics"]["pattern_agrees"] is True
+        assert theirs["metrics"]["max_ulp"] <= 8, (layer["layer"], theirs["metrics"])
