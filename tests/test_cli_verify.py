@@ -217,6 +217,8 @@ def test_usage_errors_exit_2(capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+# matplotlib is an optional extra ('plot'), installed with the other optional frameworks.
+@pytest.mark.frameworks
 def test_plot_is_written_and_never_overwritten_without_force(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "ulp.png"
