@@ -217,3 +217,32 @@ def test_binaryproto_directory_with_escaped_names(tmp_path):
     report = verify_net(net, open_blobs(tmp_path))
     assert report.passed
     assert sum(c.comparison.compared for c in report.checks) == 2 * 64 * 63 + 192 * 30
+
+
+V1_NET = """
+name: "legacy"
+input: "data"
+input_dim: 2 input_dim: 7 input_dim: 5 input_dim: 3
+layers { name: "norm" type: LRN bottom: "data" top: "norm"
+         lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } }
+layers { name: "pool" type: POOLING bottom: "norm" top: "pool"
+         pooling_param { pool: MAX kernel_size: 2 } }
+"""
+
+
+def test_legacy_v1_text_and_binary_nets(tmp_path):
+    text = tmp_path / "legacy.prototxt"
+    text.write_text(V1_NET)
+    net = load_net(text)
+    x = np.random.default_rng(3).standard_normal((2, 7, 5, 3)).astype(np.float32)
+    (info,) = lrn_layers(net)
+    blobs = _store(tmp_path, {"data": x, "norm": LRNLayer(info.params).forward(x)})
+    assert verify_paths(text, blobs.path).passed
+    binary = tmp_path / "legacy.caffemodel"
+    binary.write_bytes(net.SerializeToString())
+    report = verify_paths(binary, blobs.path)
+    assert report.passed and report.checks[0].params.k == 2.0
+    # An in-place V1 ReLU after the LRN is seen once the net is upgraded.
+    text.write_text(V1_NET + 'layers { name: "relu" type: RELU bottom: "norm" top: "norm" }\n')
+    check = verify_paths(text, blobs.path).checks[0]
+    assert check.status == UNVERIFIABLE and "'relu' (ReLU)" in check.reason
