@@ -161,13 +161,22 @@ def _producer(net, info):
     return None
 
 
+def _native_dtype(dtype):
+    """float32/float64 in the machine's byte order (dumps from big-endian hosts exist)."""
+    return dtype.newbyteorder("=") if dtype.kind == "f" else dtype
+
+
+def _native(array):
+    return np.ascontiguousarray(array, dtype=_native_dtype(array.dtype))
+
+
 def blob_problem(net, info, bottom, top):
     """Why this bottom/top pair cannot be an LRN layer's blobs, or None when it can."""
     for role, name, array in (("bottom", info.bottom, bottom), ("top", info.top, top)):
-        if array.dtype not in (np.float32, np.float64):
+        if _native_dtype(array.dtype) not in (np.float32, np.float64):
             return (f"{role} blob {name!r} has dtype {array.dtype}; an LRN blob is float32 "
                     f"(or float64)")
-    if bottom.dtype != top.dtype:
+    if _native_dtype(bottom.dtype) != _native_dtype(top.dtype):
         return (f"bottom blob {info.bottom!r} is {bottom.dtype} but top blob {info.top!r} is "
                 f"{top.dtype}; a Caffe net has one dtype")
     if bottom.ndim != 4:
@@ -241,7 +250,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     top = blobs.get(info.top)
     problem = blob_problem(net, info, bottom, top)
     check.shape = tuple(int(d) for d in bottom.shape)
-    check.dtype = str(bottom.dtype)
+    check.dtype = str(_native_dtype(bottom.dtype))
     if problem:
         check.reason = problem
         return check
@@ -250,8 +259,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     comparison = BlobComparison(bottom.shape)
     per_image = int(np.prod(bottom.shape[1:]))
     for start, stop in _chunks(bottom.shape[0], per_image):
-        ours = layer.forward(np.ascontiguousarray(bottom[start:stop]))
-        comparison.update(ours, np.asarray(top[start:stop]), start)
+        ours = layer.forward(_native(bottom[start:stop]))
+        comparison.update(ours, _native(top[start:stop]), start)
         progress.advance((stop - start) * per_image)
     check.comparison = comparison
     check.status = PASS if comparison.passes(max_ulp) else FAIL

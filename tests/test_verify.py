@@ -246,3 +246,12 @@ def test_legacy_v1_text_and_binary_nets(tmp_path):
     text.write_text(V1_NET + 'layers { name: "relu" type: RELU bottom: "norm" top: "norm" }\n')
     check = verify_paths(text, blobs.path).checks[0]
     assert check.status == UNVERIFIABLE and "'relu' (ReLU)" in check.reason
+
+
+def test_big_endian_npy_dump_is_read_by_value(tmp_path, alexnet, alexnet_blobs):
+    for name in ("conv2", "norm2"):
+        np.save(tmp_path / f"{name}.npy", alexnet_blobs[name].astype(">f4"))
+    report = verify_net(alexnet, open_blobs(tmp_path), layers=["norm2"])
+    (check,) = report.checks
+    assert check.status == PASS and check.dtype == "float32"
+    assert check.comparison.compared == 256 * 27 * 27
