@@ -214,7 +214,7 @@ def render_table(report, compact=False):
 
 def format_table(header, rows, indent="  "):
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    left = {0, 1, 2, 3}
+    left = {0, 1, 2, 3, len(header) - 1}
 
     def line(row):
         cells = [str(cell).ljust(w) if i in left else str(cell).rjust(w)
