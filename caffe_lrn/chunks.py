@@ -8,15 +8,17 @@ on it, and appends each result to the output file, so neither the input nor the 
 ever sits in memory whole.
 
 Reading: the file is validated and memory-mapped (:func:`caffe_lrn.fileio.load_npy`), and
-each run of images is read from its byte offset into an ordinary array, so that the pages
-of a several-GB input do not pile up in the process's resident memory. Fortran-ordered
-files (whose images are not contiguous) are sliced from the memory map instead.
+each run of images is read from its byte offset into an ordinary array
+(:func:`read_images`), so that the pages of a several-GB input do not pile up in the
+process's resident memory. Fortran-ordered files (whose images are not contiguous) are
+sliced from the memory map instead.
 
 Writing: ``OUT.npy`` receives ``top``; ``OUT.npz`` (any other name) receives ``top`` and,
 with a top diff, ``bottom_diff``, as uncompressed zip64 members written in pieces. Either
 way the file appears only when complete (a temporary file in the same folder, then a
 rename) and an existing file is kept unless ``force``.
 """
+import mmap
 import os
 import re
 import shutil
@@ -41,6 +43,11 @@ WORK_PER_ELEMENT = 6
 # The engine's own temporaries (it works on at most 2**19 elements at a time, in float64)
 # and the interpreter: charged once, whatever the run length.
 FIXED_OVERHEAD = 96 * 2**20
+
+# Working memory per bottom element when verifying, in bytes, measured with tracemalloc:
+# the bottom and reference runs, our top and scale, and the comparison's float64 and int64
+# temporaries come to 67 bytes for a float32 blob; 100 leaves room for float64 blobs' slack.
+VERIFY_BYTES_PER_ELEMENT = 100
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -73,6 +80,32 @@ def images_per_chunk(shape, itemsize, max_memory):
     return max(1, min(shape[0], (max_memory - FIXED_OVERHEAD) // per_image))
 
 
+def elements_per_chunk(max_memory, bytes_per_element=VERIFY_BYTES_PER_ELEMENT):
+    """Blob elements to process at once within ``max_memory`` bytes (at least 1)."""
+    return max(1, (max_memory - FIXED_OVERHEAD) // bytes_per_element)
+
+
+def read_images(blob, start, stop):
+    """Images ``start:stop`` of ``blob`` as a new in-memory array.
+
+    A C-ordered ``np.memmap`` as :func:`caffe_lrn.fileio.load_npy` returns it is read from
+    its file at the images' offset instead of through the map: pages touched through a map
+    stay in the process's resident memory, so reading a blob larger than memory through it
+    would make the process as large as the blob. Anything else is sliced and copied.
+    """
+    if (isinstance(blob, np.memmap) and isinstance(blob.base, mmap.mmap)
+            and blob.filename and blob.flags.c_contiguous and blob.ndim >= 1):
+        per_image = int(np.prod(blob.shape[1:], dtype=np.int64))
+        count = (stop - start) * per_image
+        shape = (stop - start,) + blob.shape[1:]
+        if count == 0:
+            return np.empty(shape, dtype=blob.dtype)
+        offset = blob.offset + start * per_image * blob.dtype.itemsize
+        return np.fromfile(blob.filename, dtype=blob.dtype, count=count,
+                           offset=offset).reshape(shape)
+    return np.array(blob[start:stop])
+
+
 class NpyChunks:
     """An ``.npy`` blob read a run of images at a time.
 
@@ -86,8 +119,6 @@ class NpyChunks:
         self._map = load_npy(path, mmap=True)  # every header and size check happens here
         self.shape = tuple(self._map.shape)
         self.dtype = self._map.dtype
-        self._contiguous = self._map.ndim == 0 or self._map.flags.c_contiguous
-        self._offset = getattr(self._map, "offset", 0)
 
     def check_blob(self):
         """Caffe's and the engine's checks (rank 4, float32/float64) without reading data."""
@@ -99,14 +130,7 @@ class NpyChunks:
         return int(np.prod(self.shape[1:], dtype=np.int64))
 
     def read(self, start, stop):
-        if not self._contiguous:
-            return np.array(self._map[start:stop], order="C")
-        count = (stop - start) * self.image_size
-        if count == 0:
-            return np.empty((stop - start,) + self.shape[1:], dtype=self.dtype)
-        offset = self._offset + start * self.image_size * self.dtype.itemsize
-        data = np.fromfile(self.path, dtype=self.dtype, count=count, offset=offset)
-        return data.reshape((stop - start,) + self.shape[1:])
+        return read_images(self._map, start, stop)
 
     def close(self):
         self._map = None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from caffe_lrn.chunks import read_images
 from caffe_lrn.compare import BlobComparison
 from caffe_lrn.errors import (
     CaffeLRNError, LayerNotFoundError, MissingDependencyError, ParameterError,
@@ -197,13 +198,14 @@ def blob_problem(net, info, bottom, top):
     return None
 
 
-def _chunks(count, per_image):
-    step = max(1, CHUNK_ELEMENTS // max(1, per_image))
+def _chunks(count, per_image, chunk_elements=CHUNK_ELEMENTS):
+    step = max(1, chunk_elements // max(1, per_image))
     for start in range(0, count, step):
         yield start, min(count, start + step)
 
 
-def _run_framework(framework, params, bottom, reference, max_ulp, progress, native=False):
+def _run_framework(framework, params, bottom, reference, max_ulp, progress, native=False,
+                   chunk_elements=CHUNK_ELEMENTS):
     from caffe_lrn.convert.frameworks import run_layer
 
     check = FrameworkCheck(framework, native=native, max_ulp=max_ulp)
@@ -211,11 +213,12 @@ def _run_framework(framework, params, bottom, reference, max_ulp, progress, nati
     comparison = BlobComparison(reference.shape)
     per_image = int(np.prod(bottom.shape[1:]))
     try:
-        for start, stop in _chunks(bottom.shape[0], per_image):
-            chunk = np.ascontiguousarray(bottom[start:stop], dtype=np.float32)
+        for start, stop in _chunks(bottom.shape[0], per_image, chunk_elements):
+            chunk = np.ascontiguousarray(read_images(bottom, start, stop), dtype=np.float32)
             theirs = np.asarray(run_layer(framework, params, chunk, native=native))
             comparison.update(theirs.astype(np.float32),
-                              np.asarray(reference[start:stop], dtype=np.float32), start)
+                              np.asarray(read_images(reference, start, stop),
+                                         dtype=np.float32), start)
             progress.advance((stop - start) * per_image)
     except MissingDependencyError:
         raise
@@ -228,8 +231,12 @@ def _run_framework(framework, params, bottom, reference, max_ulp, progress, nati
 
 
 def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None,
-                native=False, progress=None):
-    """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore)."""
+                native=False, progress=None, chunk_elements=CHUNK_ELEMENTS):
+    """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore).
+
+    Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
+    their files (:func:`caffe_lrn.chunks.read_images`), so memory stays bounded.
+    """
     from caffe_lrn import LRNLayer
 
     progress = progress or NoProgress()
@@ -258,9 +265,9 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     layer = LRNLayer(info.params)
     comparison = BlobComparison(bottom.shape)
     per_image = int(np.prod(bottom.shape[1:]))
-    for start, stop in _chunks(bottom.shape[0], per_image):
-        ours = layer.forward(_native(bottom[start:stop]))
-        comparison.update(ours, _native(top[start:stop]), start)
+    for start, stop in _chunks(bottom.shape[0], per_image, chunk_elements):
+        ours = layer.forward(_native(read_images(bottom, start, stop)))
+        comparison.update(ours, _native(read_images(top, start, stop)), start)
         progress.advance((stop - start) * per_image)
     check.comparison = comparison
     check.status = PASS if comparison.passes(max_ulp) else FAIL
@@ -270,7 +277,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
     for framework in against:
         framework_check = _run_framework(framework, info.params, bottom, top, against_max_ulp,
-                                         progress, native=native)
+                                         progress, native=native,
+                                         chunk_elements=chunk_elements)
         check.against.append(framework_check)
         if not framework_check.passed and check.status == PASS:
             check.status = FAIL
@@ -282,7 +290,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
 
 def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
-               native=False, progress_factory=None, net_path="", title=None):
+               native=False, progress_factory=None, net_path="", title=None,
+               chunk_elements=CHUNK_ELEMENTS):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
 
     ``layers``: names to check (default: every LRN layer). ``against``: frameworks to run
@@ -291,6 +300,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     distance from the reference is informational unless ``against_max_ulp`` is given. ``progress_factory(total, label,
     layer_count)`` returns a progress object (see :mod:`caffe_lrn.progress`); the total is
     counted in bottom elements (once for our engine, once per ``against`` framework).
+    ``chunk_elements``: how many bottom elements (whole images) to process at once.
     Returns a :class:`NetReport`.
     """
     from caffe_lrn import lrn_layers
@@ -322,7 +332,8 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
             report.checks.append(check_layer(net, info, blobs, max_ulp=max_ulp,
                                              against=against,
                                              against_max_ulp=against_max_ulp,
-                                             native=native, progress=progress))
+                                             native=native, progress=progress,
+                                             chunk_elements=chunk_elements))
     return report
 
 

@@ -3,6 +3,7 @@ the file untouched), replaces it with --force, leaves no temporary file, and nev
 modifies its inputs."""
 import argparse
 import hashlib
+import importlib.util
 import os
 
 import numpy as np
@@ -39,6 +40,9 @@ WRITERS = {
                            "--top-diff", str(d / "dy.npy")], "out.npz"),
         ("npy", lambda d: ["run", "--lrn-param", "local_size: 3", "--input",
                            str(d / "x.npy")], "top.npy"),
+    ],
+    "verify": [
+        ("plot", lambda d: ["verify", "--example", "--plot"], "ulps.png"),
     ],
     "convert": [
         ("json", lambda d: ["convert", str(NET), "--to", "onnx"], "doc_out.json"),
@@ -79,21 +83,37 @@ def test_existing_output_needs_force(tmp_path, command, label, argv, name):
     before = _digest(inputs)
     bundled = _digest(EXAMPLES)
 
-    code, _, err = run_cli(argv(inputs) + ["-o", str(output)])
-    assert code == 0, err
-    fresh = output.read_bytes()
-    assert fresh and fresh != SENTINEL
-    assert oct(os.stat(output).st_mode & 0o777) == oct(0o666 & ~_umask())
+    def cli(*extra):
+        # --plot takes the output itself; every other writer takes -o.
+        where = [str(output)] if argv(inputs)[-1] == "--plot" else ["-o", str(output)]
+        return run_cli(argv(inputs) + where + list(extra))
+
+    # verify --plot needs matplotlib (the plot extra); without it the command must still
+    # refuse an existing file first, and fail on the missing package in one line.
+    can_write = command != "verify" or importlib.util.find_spec("matplotlib") is not None
+    code, _, err = cli()
+    if can_write:
+        assert code == 0, err
+        fresh = output.read_bytes()
+        assert fresh and fresh != SENTINEL
+        assert oct(os.stat(output).st_mode & 0o777) == oct(0o666 & ~_umask())
+    else:
+        assert_one_line_error(code, err)
+        assert "needs matplotlib" in err and not output.exists()
 
     output.write_bytes(SENTINEL)
-    code, out, err = run_cli(argv(inputs) + ["-o", str(output)])
+    code, out, err = cli()
     assert_one_line_error(code, err)
     assert f"{output} exists; pass --force to overwrite it" in err
     assert output.read_bytes() == SENTINEL
 
-    code, _, err = run_cli(argv(inputs) + ["-o", str(output), "--force"])
-    assert code == 0, err
-    assert output.read_bytes() != SENTINEL
+    code, _, err = cli("--force")
+    if can_write:
+        assert code == 0, err
+        assert output.read_bytes() != SENTINEL
+    else:
+        assert_one_line_error(code, err)
+        assert output.read_bytes() == SENTINEL
     assert [p.name for p in out_dir.iterdir()] == [name]  # no temporary left behind
     assert _digest(inputs) == before  # inputs never modified
     assert _digest(EXAMPLES) == bundled

@@ -71,6 +71,10 @@ def register(subparsers):
                         help="draw per-channel max ULP of each layer (needs matplotlib)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite the --plot file if it exists")
+    parser.add_argument("--max-memory", metavar="SIZE", default=None,
+                        help="working-memory budget that sets how many images are checked "
+                             "at once (default 512M; e.g. 256M, 2G); memory-mapped .npy "
+                             "blobs larger than memory are read a run of images at a time")
     parser.add_argument("--example", action="store_true",
                         help="verify the bundled BVLC examples (no NET/--blobs needed)")
     parser.set_defaults(func=run)
@@ -102,9 +106,13 @@ def _progress_factory(total, label, layer_count):
 
 
 def _options(args):
+    from caffe_lrn.chunks import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
+
+    budget = DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
                 against_max_ulp=args.against_max_ulp, native=args.native,
-                progress_factory=_progress_factory)
+                progress_factory=_progress_factory,
+                chunk_elements=elements_per_chunk(budget))
 
 
 def run(args):
