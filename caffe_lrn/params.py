@@ -17,6 +17,7 @@ ACROSS_CHANNELS = "ACROSS_CHANNELS"
 WITHIN_CHANNEL = "WITHIN_CHANNEL"
 NORM_REGIONS = (ACROSS_CHANNELS, WITHIN_CHANNEL)
 ENGINES = ("DEFAULT", "CAFFE", "CUDNN")
+INT_MAX = 2**31 - 1  # Caffe's int
 
 
 def as_float32(value):
@@ -54,6 +55,12 @@ class LRNParams:
         if size % 2 != 1:
             raise ParameterError(
                 f"LRN only supports odd values for local_size, got local_size {size}")
+        if size > INT_MAX:
+            # Caffe's size_ is an int: a larger uint32 wraps to a negative value, whose
+            # remainder -1 fails the same check.
+            raise ParameterError(
+                f"LRN only supports odd values for local_size, got local_size {size} (Caffe "
+                f"reads it into an int, where it wraps to {size - 2**32})")
         object.__setattr__(self, "local_size", int(size))
         for name in ("alpha", "beta", "k"):
             value = getattr(self, name)
