@@ -85,6 +85,24 @@ def within_chunks(shape, chunk_images=None):
 
 
 # ------------------------------------------------------------------------ ACROSS_CHANNELS
+def window_terms(start, stop, pre_pad, channels):
+    """Indices ``start .. stop-1`` of a zero-padded channel buffer, each run of padding
+    given once.
+
+    Adding a zero (an axpy of zeros, or ``+=`` zeros) is idempotent: it can only turn a -0
+    into +0, and only the first time. So a run of padding channels has the effect of one,
+    and the first window stays O(C) however large local_size is (Caffe allocates and
+    walks all C + n - 1 channels).
+    """
+    real_start = min(max(start, pre_pad), stop)
+    real_stop = max(min(stop, pre_pad + channels), real_start)
+    if start < real_start:
+        yield start
+    yield from range(real_start, real_stop)
+    if real_stop < stop:
+        yield real_stop
+
+
 def across_scale(bottom, params, out):
     """Caffe's ``scale_`` for a chunk of images, written into ``out`` (same shape)."""
     dtype = bottom.dtype.type
@@ -100,7 +118,7 @@ def across_scale(bottom, params, out):
 
     out[...] = dtype(params.k)
     first = out[:, 0]
-    for c in range(size):
+    for c in window_terms(0, size, pre_pad, channels):
         axpy(alpha_over_size, padded_square(c), first)
     for c in range(1, channels):
         current = out[:, c]
@@ -138,7 +156,7 @@ def across_backward(top_diff, bottom, scale, params):
         return ratio[:, real] if 0 <= real < channels else padding
 
     accum = np.zeros_like(padding)
-    for c in range(size - 1):
+    for c in window_terms(0, size - 1, pre_pad, channels):
         accum += padded_ratio(c)
     for c in range(channels):
         accum += padded_ratio(c + size - 1)
