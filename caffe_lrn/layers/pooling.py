@@ -24,6 +24,7 @@ import numpy as np
 
 from caffe_lrn.errors import LayerStateError, ParameterError
 from caffe_lrn.layers.blobs import check_blob, check_diff
+from caffe_lrn.params import INT_MAX
 
 
 def pooled_size(size, kernel, stride, pad):
@@ -52,6 +53,12 @@ def _offset_range(size, pooled, stride, pad, offset):
     return slice(lo, hi + 1), slice(h_lo, h_hi + 1, stride)
 
 
+def _offsets(size, pooled, kernel, stride, pad):
+    """Kernel offsets ``i`` whose row ``p*stride - pad + i`` is inside the image for some
+    output ``p``; the others only ever see padding. Bounded by the image, not the kernel."""
+    return range(max(0, pad - (pooled - 1) * stride), min(kernel, size + pad))
+
+
 def _pool_sizes(shape, kernel, stride, pad, dtype):
     height, width = shape[-2:]
     ph_n = pooled_size(height, kernel[0], stride[0], pad[0])
@@ -66,11 +73,11 @@ def ave_pool_forward(bottom, kernel, stride=(1, 1), pad=(0, 0)):
     height, width = bottom.shape[-2:]
     ph_n, pw_n, pool_size = _pool_sizes(bottom.shape, kernel, stride, pad, bottom.dtype)
     top = np.zeros(bottom.shape[:-2] + (ph_n, pw_n), dtype=bottom.dtype)
-    for i in range(kernel[0]):
+    for i in _offsets(height, ph_n, kernel[0], stride[0], pad[0]):
         rows = _offset_range(height, ph_n, stride[0], pad[0], i)
         if rows is None:
             continue
-        for j in range(kernel[1]):
+        for j in _offsets(width, pw_n, kernel[1], stride[1], pad[1]):
             cols = _offset_range(width, pw_n, stride[1], pad[1], j)
             if cols is None:
                 continue
@@ -87,11 +94,11 @@ def ave_pool_backward(top_diff, bottom_shape, kernel, stride=(1, 1), pad=(0, 0))
     bottom_diff = np.zeros(bottom_shape, dtype=top_diff.dtype)
     # For one pixel, ph = (h + pad - i) / stride grows as the kernel row i shrinks: walking
     # the kernel offsets backwards visits the outputs in increasing (ph, pw) order.
-    for i in reversed(range(kernel[0])):
+    for i in reversed(_offsets(height, ph_n, kernel[0], stride[0], pad[0])):
         rows = _offset_range(height, ph_n, stride[0], pad[0], i)
         if rows is None:
             continue
-        for j in reversed(range(kernel[1])):
+        for j in reversed(_offsets(width, pw_n, kernel[1], stride[1], pad[1])):
             cols = _offset_range(width, pw_n, stride[1], pad[1], j)
             if cols is None:
                 continue
@@ -135,6 +142,13 @@ class PoolingLayer:
         if min(self.pad) < 0 or self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
             raise ParameterError(f"pad must be at least 0 and less than the kernel, got pad "
                                  f"{self.pad} with kernel {self.kernel}")
+        if self.kernel[0] * self.kernel[1] > INT_MAX:
+            # Caffe computes the divisor pool_size = kernel_h * kernel_w in an int: beyond
+            # this it overflows (undefined behaviour), so there is no Caffe result to match.
+            raise ParameterError(
+                f"kernel {self.kernel[0]}x{self.kernel[1]} has an area beyond Caffe's int "
+                f"({INT_MAX}): its pooling divisor overflows (WITHIN_CHANNEL local_size "
+                f"must be at most 46339)")
         self._bottom_shape = self._top = None
 
     def output_shape(self, bottom_shape):
