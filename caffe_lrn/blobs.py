@@ -15,6 +15,7 @@ escaped in file names (and may be escaped in npz keys) by percent-encoding exact
 characters: ``%`` as ``%25`` and ``/`` as ``%2F`` (``%2f`` is read too). Any other ``%``
 sequence is kept literally. ``pool1/norm1`` is stored as ``pool1%2Fnorm1.npy``.
 """
+import math
 import pathlib
 import re
 
@@ -59,7 +60,9 @@ def blob_from_proto(proto, source="BlobProto"):
         values = np.array(proto.data, dtype=np.float32)
     if shape is None:
         shape = (values.size,)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if any(d < 0 for d in shape):
+        raise BlobError(f"{source}: shape {shape} has a negative dimension")
+    count = math.prod(shape)  # Python ints: huge dimensions cannot wrap around
     if count != values.size:
         raise BlobError(f"{source}: shape {shape} needs {count} values, "
                         f"but the blob holds {values.size}")
