@@ -117,32 +117,50 @@ def default_config(cases=CASE_NAMES, passes=PASSES, threads=None, peers=None,
 
 # ---------------------------------------------------------------------------- measuring
 
-def time_call(fn, repeat, warmup, budget):
-    """Call ``fn`` ``warmup`` times, then time up to ``repeat`` calls; (seconds, last result).
+def time_rounds(calls, repeat, warmup, budget):
+    """Time zero-argument callables in interleaved rounds; {key: (seconds list, last result)}.
 
-    Timing stops early once ``budget`` seconds are spent and at least three calls (or
-    ``repeat``, if fewer) are timed, so a very slow peer cannot stall the run.
+    Each callable is called ``warmup`` times, then round after round every callable is
+    timed once, so that a burst of load from elsewhere on a shared machine falls on all
+    implementations alike rather than on whichever ran at that moment. A callable drops out
+    after ``repeat`` timed calls, or once its calls took ``budget`` seconds and at least three
+    (or ``repeat``, if fewer) are timed, so a very slow peer cannot stall the run.
+    A callable that raises is reported as ``{key: exception}`` in the second dict returned.
     The garbage collector is paused while timing.
     """
-    result = None
-    for _ in range(warmup):
-        result = fn()
-    times = []
+    times = {key: [] for key in calls}
+    last = {}
+    failed = {}
+    for key, fn in calls.items():
+        try:
+            for _ in range(warmup):
+                last[key] = fn()
+        except Exception as exc:  # a peer that breaks must not end the run; say why
+            failed[key] = exc
+    active = [key for key in calls if key not in failed]
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
-        for _ in range(max(1, repeat)):
-            t0 = time.perf_counter()
-            result = fn()
-            times.append(time.perf_counter() - t0)
-            if time.perf_counter() - start > budget and len(times) >= min(3, repeat):
-                break
+        while active:
+            for key in list(active):
+                try:
+                    t0 = time.perf_counter()
+                    last[key] = calls[key]()
+                    times[key].append(time.perf_counter() - t0)
+                except Exception as exc:
+                    failed[key] = exc
+                    active.remove(key)
+                    continue
+                done = len(times[key])
+                if done >= max(1, repeat) or (sum(times[key]) > budget
+                                              and done >= min(3, repeat)):
+                    active.remove(key)
     finally:
         if enabled:
             gc.enable()
-    return times, result
+    timed = {key: (times[key], last.get(key)) for key in calls if key not in failed}
+    return timed, failed
 
 
 def check_outputs(got, expected):
@@ -250,51 +268,64 @@ def _measure_case(case, config, threads, impls, notes):
     bottom, top_diff = case.inputs()
     cells = {p: {"case": case.name, "pass": p, "threads": threads, "times": {},
                  "checks": {}, "digests": {}} for p in config["passes"]}
-    reference = {}
+    runners = {}
     for name, (impl, version, reason) in impls.items():
         if version is None:
             for cell in cells.values():
                 cell["times"][name] = {"na": reason}
             continue
-        _progress(f"case {case.name} threads {threads}: {name}")
+        _progress(f"case {case.name} {case.shape} threads {threads}: preparing {name}")
         try:
-            runner = impl.prepare(case, bottom, top_diff, threads)
+            runners[name] = impl.prepare(case, bottom, top_diff, threads)
         except Unavailable as exc:
             for cell in cells.values():
                 cell["times"][name] = {"na": str(exc)}
-            continue
         except Exception as exc:  # a peer that breaks must not end the run; say why
             for cell in cells.values():
                 cell["times"][name] = {"na": f"failed: {type(exc).__name__}: {exc}"}
-            continue
+    calls = {}
+    for name, runner in runners.items():
         if runner.note and runner.note not in notes:
             notes.append(runner.note)
-        expected = runner.reference() if runner.reference is not None else None
         for p, cell in cells.items():
             fn = runner.forward if p == "forward" else runner.backward
             if fn is None:
                 cell["times"][name] = {"na": f"{name} has no {p} pass"}
-                continue
-            try:
-                times, out = time_call(fn, config["repeat"], config["warmup"], config["budget"])
-                out = (runner.top_of if p == "forward" else runner.bottom_diff_of)(out)
-            except Exception as exc:
-                cell["times"][name] = {"na": f"failed: {type(exc).__name__}: {exc}"}
-                continue
-            cell["times"][name] = {"median_ms": statistics.median(times) * 1e3,
+            else:
+                calls[(name, p)] = fn
+    _progress(f"case {case.name} threads {threads}: timing {len(calls)} calls")
+    timed, failed = time_rounds(calls, config["repeat"], config["warmup"], config["budget"])
+    for (name, p), exc in failed.items():
+        cells[p]["times"][name] = {"na": f"failed: {type(exc).__name__}: {exc}"}
+    outputs = {}
+    for (name, p), (times, out) in timed.items():
+        runner = runners[name]
+        try:
+            out = (runner.top_of if p == "forward" else runner.bottom_diff_of)(out)
+            outputs[(name, p)] = np.array(out, dtype=np.float32, copy=True)
+        except Exception as exc:
+            cells[p]["times"][name] = {"na": f"failed: {type(exc).__name__}: {exc}"}
+            continue
+        cells[p]["times"][name] = {"median_ms": statistics.median(times) * 1e3,
                                    "min_ms": min(times) * 1e3, "runs": len(times)}
-            if impl.kind == EXACT:
-                reference[p] = np.array(out, dtype=np.float32, copy=True)
-                cell["digests"][name] = _digest(out)
-            elif expected is not None:
-                check = check_outputs(out, expected[0 if p == "forward" else 1])
-                cell["checks"][name] = dict(check, against="float64 power")
-            elif p in reference:
-                cell["checks"][name] = dict(check_outputs(out, reference[p]), against="exact")
-            if impl.kind == FAST:
-                cell["digests"][name] = _digest(out)
-        del runner
-        gc.collect()
+    del timed
+    # Outputs are checked after all timing, so the checks' temporaries cost no timed call.
+    exact = next((n for n, (impl, _, _) in impls.items() if impl.kind == EXACT), None)
+    for (name, p), out in outputs.items():
+        impl, runner, cell = impls[name][0], runners[name], cells[p]
+        if impl.kind in (EXACT, FAST):
+            cell["digests"][name] = _digest(out)
+        if impl.kind == EXACT:
+            continue
+        if runner.reference is not None:
+            expected = runner.reference()[0 if p == "forward" else 1]
+            cell["checks"][name] = dict(check_outputs(out, expected), against="float64 power")
+        elif (exact, p) in outputs:
+            cell["checks"][name] = dict(check_outputs(out, outputs[(exact, p)]),
+                                        against=exact)
+    runners.clear()
+    outputs.clear()
+    gc.collect()
     return list(cells.values())
 
 

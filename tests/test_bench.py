@@ -318,15 +318,25 @@ def test_identity_flag_fails_when_threads_change_the_bits():
     assert doc["done_means"]["memory"] == "n/a"
 
 
-def test_time_call_respects_repeat_warmup_and_budget():
-    calls = []
-    times, last = bench.time_call(lambda: calls.append(1) or len(calls), 4, 2, 60.0)
-    assert len(times) == 4 and len(calls) == 6 and last == 6
-    calls.clear()
-    times, _ = bench.time_call(lambda: calls.append(1), 7, 0, 0.0)
-    assert len(times) == 3  # over budget at once: stops after the minimum of three
-    times, _ = bench.time_call(lambda: None, 1, 0, 0.0)
-    assert len(times) == 1
+def test_time_rounds_interleaves_and_respects_repeat_warmup_and_budget():
+    order = []
+
+    def call(key):
+        return lambda: order.append(key) or len(order)
+
+    timed, failed = bench.time_rounds({"a": call("a"), "b": call("b")}, 3, 1, 60.0)
+    assert failed == {}
+    assert order == ["a", "b", "a", "b", "a", "b", "a", "b"]  # warm-up, then rounds
+    assert [len(timed[k][0]) for k in "ab"] == [3, 3] and timed["b"][1] == 8
+
+    def broken():
+        raise RuntimeError("no kernel")
+    order.clear()
+    timed, failed = bench.time_rounds({"slow": call("slow"), "bad": broken}, 7, 0, 0.0)
+    assert len(timed["slow"][0]) == 3  # over budget at once: stops at the minimum of three
+    assert set(failed) == {"bad"} and "no kernel" in str(failed["bad"])
+    timed, _ = bench.time_rounds({"one": lambda: None}, 1, 0, 0.0)
+    assert len(timed["one"][0]) == 1
 
 
 # ---------------------------------------------------------------------------- the cases
