@@ -225,11 +225,11 @@ def measure_memory(impl, case, threads):
             "maxrss_growth_bytes": int(max(0, rss_after - rss_before) * 1024)}
 
 
-def _available(registry, selected):
-    """{name: (implementation, version or None, reason or None)} for the selected ones."""
+def _available(registry, wanted):
+    """{name: (implementation, version or None, reason or None)} for ``wanted`` ones."""
     out = {}
     for impl in registry:
-        if impl.kind in (EXACT, FAST) or impl.name in selected:
+        if wanted(impl):
             try:
                 out[impl.name] = (impl, impl.probe(), None)
             except Unavailable as exc:
@@ -240,16 +240,11 @@ def _available(registry, selected):
 def measure(config, threads, registry=None):
     """Run every selected implementation at one thread count; a JSON-ready dict."""
     registry = bench_peers.default_registry() if registry is None else registry
-    impls = _available(registry, set(config["peers"]))
-    for impl, version, _ in impls.values():
-        if version is not None and impl.set_threads is not None:
-            impl.set_threads(threads)
     result = {"threads": threads, "engine_threads": bench_peers.engine_supports_threads(),
               "implementations": {}, "cells": [], "memory": [], "notes": []}
-    for name, (impl, version, reason) in impls.items():
-        result["implementations"][name] = {"label": impl.label, "kind": impl.kind,
-                                           "version": version, "unavailable": reason}
+    impls = _available(registry, lambda impl: impl.kind in (EXACT, FAST))
     if config.get("memory"):
+        # Before any framework loads, so that ru_maxrss growth can reflect the forward.
         case = make_case(config["memory_case"], config["quick"])
         for name, (impl, version, _) in impls.items():
             if version is None or impl.make_layer is None:
@@ -258,6 +253,15 @@ def measure(config, threads, registry=None):
                 result["memory"].append(measure_memory(impl, case, threads))
             except (CaffeLRNError, MemoryError, Unavailable) as exc:
                 result["notes"].append(f"memory ({name}): {exc}")
+    peers = set(config["peers"])
+    impls.update(_available(registry, lambda impl: impl.name in peers
+                            and impl.kind not in (EXACT, FAST)))
+    for impl, version, _ in impls.values():
+        if version is not None and impl.set_threads is not None:
+            impl.set_threads(threads)
+    for name, (impl, version, reason) in impls.items():
+        result["implementations"][name] = {"label": impl.label, "kind": impl.kind,
+                                           "version": version, "unavailable": reason}
     for case_name in config["cases"]:
         case = make_case(case_name, config["quick"])
         result["cells"].extend(_measure_case(case, config, threads, impls, result["notes"]))
