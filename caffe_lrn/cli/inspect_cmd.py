@@ -1,0 +1,109 @@
+"""``caffe-lrn inspect NET [--json]``: list a net's LRN layers with Caffe's values.
+
+One row per LRN layer: name, bottom -> top, norm_region, local_size, alpha, beta, k (marked
+"ignored" for WITHIN_CHANNEL, whose pipeline adds the constant 1 instead), engine. alpha,
+beta and k are printed as the shortest decimal that reads back as the same float32
+(``0.0001``, not ``9.99999974738e-05``). ``--json`` prints a list of objects with exactly
+the keys ``name, bottom, top, norm_region, local_size, alpha, beta, k, engine``.
+"""
+import json
+
+import numpy as np
+
+from caffe_lrn.errors import NetParseError, ParameterError
+from caffe_lrn.loader import read_net
+from caffe_lrn.net import lrn_layers
+from caffe_lrn.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade, upgrade_net
+
+JSON_KEYS = ("name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k",
+             "engine")
+
+
+def shortest_float32(value):
+    """The shortest decimal string that rounds to the same float32 as ``value``.
+
+    NumPy finds the shortest float32 digits; Python's repr then lays them out (``0.0001``,
+    ``5e-05``, ``1.0``): a decimal of at most 9 significant digits reads back from float64
+    unchanged, so repr gives the same digits.
+    """
+    digits = np.format_float_scientific(np.float32(value), unique=True)
+    return repr(float(digits))
+
+
+def layer_record(info):
+    """One LRN layer as a JSON-ready dict (floats as their shortest float32 decimals)."""
+    params = info.params
+    return {
+        "name": info.name,
+        "bottom": info.bottom,
+        "top": info.top,
+        "norm_region": params.norm_region,
+        "local_size": params.local_size,
+        # float(shortest) is the float64 nearest that decimal; json prints it back as the
+        # same short decimal, and it rounds to exactly the layer's float32 value.
+        "alpha": float(shortest_float32(params.alpha)),
+        "beta": float(shortest_float32(params.beta)),
+        "k": float(shortest_float32(params.k)),
+        "engine": params.engine,
+    }
+
+
+def _vintage(net):
+    if needs_v0_upgrade(net):
+        return "V0, upgraded"
+    if needs_v1_upgrade(net):
+        return "V1, upgraded"
+    if needs_upgrade(net):
+        return "deprecated fields upgraded"
+    return "current format"
+
+
+def _table(rows):
+    header = ("name", "bottom -> top", "norm_region", "local_size", "alpha", "beta", "k",
+              "engine")
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    lines = []
+    for row in [header] + rows:
+        lines.append("  ".join(str(cell).ljust(width)
+                               for cell, width in zip(row, widths)).rstrip())
+    return lines
+
+
+def run(args):
+    net, form = read_net(args.net)
+    vintage = _vintage(net)
+    upgrade_net(net)
+    try:
+        layers = lrn_layers(net)
+    except (NetParseError, ParameterError) as exc:
+        # lrn_layers sees a message, not a file; say which file the bad layer is in.
+        raise type(exc)(f"{args.net}: {exc}") from None
+    if args.json:
+        print(json.dumps([layer_record(info) for info in layers], indent=2))
+        return 0
+    print(f"{args.net}: {form} net {net.name!r} ({vintage}), {len(net.layer)} layers, "
+          f"{len(layers)} LRN")
+    if not layers:
+        print("no LRN layers in this net")
+        return 0
+    rows = []
+    for info in layers:
+        p = info.params
+        k = shortest_float32(p.k) + (" (ignored)" if p.within else "")
+        rows.append((info.name, f"{info.bottom} -> {info.top}", p.norm_region, p.local_size,
+                     shortest_float32(p.alpha), shortest_float32(p.beta), k, p.engine))
+    for line in _table(rows):
+        print(line)
+    return 0
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "inspect", help="list a net's LRN layers and their parameters",
+        description="List the LRN layers of a Caffe net (prototxt or caffemodel; V0, V1 or "
+                    "current format) with the values Caffe uses.")
+    parser.add_argument("net", metavar="NET", help="net file (.prototxt or .caffemodel)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list with keys " + ", ".join(JSON_KEYS))
+    parser.set_defaults(func=run)
+    return parser

@@ -1,0 +1,148 @@
+"""Read Caffe nets from files: text (prototxt) or binary (caffemodel), any vintage.
+
+``load_net(path)`` tells text from binary by content (a binary net named ``.prototxt``
+still loads, and a text net named ``.caffemodel``), parses it into a ``NetParameter`` and
+upgrades V0/V1 layers and deprecated inputs as Caffe does (:mod:`caffe_lrn.upgrade`).
+
+Errors are typed: a missing, empty or oversized file or a directory raises
+:class:`InputFileError`; a text syntax error raises :class:`NetParseError` with line and
+column; broken binary wire format raises :class:`NetParseError` with the byte offset where
+it breaks; an impossible upgrade raises :class:`NetUpgradeError`.
+"""
+import logging
+import os
+import pathlib
+
+from google.protobuf.message import DecodeError
+
+from caffe_lrn.errors import InputFileError, NetParseError
+from caffe_lrn.schema import NetParameter
+from caffe_lrn.textproto import parse_text
+from caffe_lrn.upgrade import upgrade_net
+from caffe_lrn.wire import find_wire_error, first_unknown_field
+
+log = logging.getLogger(__name__)
+
+#: Largest net file read, in bytes: 2 GiB - 1. Protobuf messages cannot exceed 2 GiB, and
+#: Caffe reads binary nets with the same limit (``kProtoReadBytesLimit = INT_MAX``).
+MAX_NET_BYTES = 2**31 - 1
+
+#: File name endings that suggest a binary net when the content alone does not decide.
+BINARY_SUFFIXES = (".caffemodel", ".binaryproto", ".pb", ".protobin", ".bin")
+
+# Bytes that never occur in a prototxt but do in nearly every binary net: every NetParameter
+# field's tag (0x0a name, 0x12 layers, 0x1a input, 0x20 input_dim, ...) and short lengths.
+_CONTROL = frozenset(range(0, 9)) | frozenset(range(14, 32)) | {127}
+_SNIFF_BYTES = 1 << 16
+
+
+def looks_binary(data):
+    """True when ``data`` is not plausible prototxt: a control byte or invalid UTF-8 in its
+    first 64 KiB."""
+    sample = bytes(data[:_SNIFF_BYTES])
+    if any(byte in _CONTROL for byte in sample):
+        return True
+    try:
+        # The cut may split a multi-byte character; up to 3 bytes of it are allowed to end it.
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(data) <= _SNIFF_BYTES or exc.start < len(sample) - 3:
+            return True
+    return False
+
+
+def _parse_binary(data, source):
+    net = NetParameter()
+    try:
+        net.ParseFromString(bytes(data))
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        error = find_wire_error(data, NetParameter.DESCRIPTOR)
+        if error is not None:
+            raise NetParseError(f"not a valid binary NetParameter: {error.describe()}",
+                                path=source, offset=error.offset) from None
+        raise NetParseError(f"not a valid binary NetParameter ({exc})", path=source) from None
+    if net.ByteSize() and not net.ListFields():
+        # Well-formed wire data that holds no NetParameter field at all is some other file.
+        unknown = first_unknown_field(data, NetParameter.DESCRIPTOR)
+        detail = ""
+        if unknown is not None:
+            offset, number, wire = unknown
+            detail = f": field number {number} (wire type {wire}) is not a NetParameter field"
+            raise NetParseError(f"not a Caffe net{detail}", path=source, offset=offset)
+        raise NetParseError("not a Caffe net: no NetParameter field found", path=source,
+                            offset=0)
+    return net
+
+
+def parse_net(data, source=None, binary=None):
+    """Parse bytes (or str) holding a net, without upgrading it.
+
+    ``binary``: True/False to force a format; None to decide by content (and, for text that
+    fails to parse, by ``source``'s file name ending). Returns ``(net, "binary" | "text")``.
+    """
+    if isinstance(data, str):
+        return parse_text(data, NetParameter(), source=source), "text"
+    if binary is None:
+        binary = looks_binary(data)
+        if not binary:
+            try:
+                return parse_text(data, NetParameter(), source=source), "text"
+            except NetParseError:
+                # Printable bytes named like a binary net: give the binary reading a chance,
+                # but report the text error if that fails too (the content looked like text).
+                if not str(source or "").lower().endswith(BINARY_SUFFIXES):
+                    raise
+                try:
+                    return _parse_binary(data, source), "binary"
+                except NetParseError:
+                    pass
+                raise
+    if binary:
+        return _parse_binary(data, source), "binary"
+    return parse_text(data, NetParameter(), source=source), "text"
+
+
+def read_net_file(path):
+    """Read a net file's bytes with the checks every loader needs; returns ``bytes``."""
+    path = pathlib.Path(os.fspath(path))
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory, not a net file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    if size > MAX_NET_BYTES:
+        raise InputFileError(
+            f"{path}: {size} bytes exceeds the {MAX_NET_BYTES}-byte limit for a net file "
+            "(protobuf messages are limited to 2 GiB)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    if not data.strip():
+        raise InputFileError(f"{path}: file is empty, not a net")
+    return data
+
+
+def read_net(path):
+    """Parse a net file without upgrading it. Returns ``(net, "binary" | "text")``."""
+    data = read_net_file(path)
+    return parse_net(data, source=str(path))
+
+
+def load_net(path):
+    """Load a Caffe net (text or binary, V0/V1/current) as an upgraded ``NetParameter``.
+
+    The result uses the current format only: ``layer`` entries with string types, and an
+    ``Input`` layer in place of the deprecated ``input``/``input_dim``/``input_shape``.
+
+    >>> net = load_net("caffe_lrn/examples/cifar10_full.caffemodel")  # doctest: +SKIP
+    >>> [layer.name for layer in net.layer if layer.type == "LRN"]      # doctest: +SKIP
+    ['norm1', 'norm2']
+    """
+    net, _ = read_net(path)
+    for note in upgrade_net(net):
+        log.info("%s: %s", path, note)
+    return net

@@ -1,0 +1,101 @@
+"""Caffe's text format (prototxt): parse into a schema message, errors with line and column.
+
+``parse_text`` wraps ``google.protobuf.text_format.Parse``, which reads everything real
+prototxt files use (``#`` comments, repeated fields, nested messages with or without a colon
+before ``{``, enum names, quoted strings with escapes). Its ``ParseError`` becomes a
+:class:`~caffe_lrn.errors.NetParseError` whose one-line message reads
+``net.prototxt:12:5: LRNParameter has no field named "locl_size"``.
+"""
+import re
+
+from google.protobuf import text_format
+
+from caffe_lrn.errors import NetParseError
+
+# text_format's messages start with "line:column : " and often quote the offending source
+# line ("'  lrn_param { ... }': "); both are dropped because the error carries them already.
+_POSITION = re.compile(r"^\s*(\d+):(\d+)\s*:\s*")
+_QUOTED_LINE = re.compile(r"^'.*?': (?=[A-Z])", re.DOTALL)
+_MESSAGE_TYPE = re.compile(r'Message type "caffe\.([\w.]+)"')
+_ENUM_VALUE = re.compile(r'Enum type "caffe\.([\w.]+)" has no value named (\S+?)\.?$')
+_ENUM_NUMBER = re.compile(r'Enum type "caffe\.([\w.]+)" has no value with number (-?\d+)\.?$')
+
+
+def _enum_names(message, qualified):
+    """The value names of enum ``caffe.<qualified>`` (e.g. ``LRNParameter.NormRegion``)."""
+    pool = message.DESCRIPTOR.file.pool
+    try:
+        enum = pool.FindEnumTypeByName("caffe." + qualified)
+    except KeyError:
+        return None
+    return [value.name for value in enum.values]
+
+
+def _clean(text, message):
+    """Rewrite text_format's wording into a shorter, Caffe-flavoured one-line message."""
+    text = _QUOTED_LINE.sub("", text.strip())
+    match = _ENUM_VALUE.search(text)
+    if match:
+        names = _enum_names(message, match.group(1))
+        short = match.group(1).rsplit(".", 1)[-1]
+        text = f"{short} has no value named {match.group(2)}"
+        if names:
+            text += f" (expected one of {', '.join(names)})"
+        return text
+    match = _ENUM_NUMBER.search(text)
+    if match:
+        names = _enum_names(message, match.group(1))
+        short = match.group(1).rsplit(".", 1)[-1]
+        text = f"{short} has no value with number {match.group(2)}"
+        if names:
+            text += f" (expected one of {', '.join(names)})"
+        return text
+    text = _MESSAGE_TYPE.sub(lambda m: m.group(1), text)
+    text = text.replace("Couldn't", "could not")
+    # text_format's own phrases start upper-case; lower-case them to read as one sentence
+    # after "path:line:column: " (type names such as LRNParameter are left alone).
+    if re.match(r"(Expected|Value|String|Integer|Invalid|Unknown) ", text):
+        text = text[0].lower() + text[1:]
+    return text.rstrip(".")
+
+
+def _line_count(text):
+    return text.count("\n") + 1
+
+
+def parse_text(text, message, source=None):
+    """Parse Caffe text format ``text`` into ``message`` (a schema message) and return it.
+
+    ``source`` names the input in errors (a path, or e.g. ``"lrn_param"``). On any syntax or
+    schema error raises :class:`NetParseError` with ``line`` and ``column`` (1-based) and a
+    one-line message: unknown field, bad enum value, bad or out-of-range number, missing
+    colon, unterminated string or brace, unexpected end of input.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NetParseError(
+                f"not UTF-8 text: byte 0x{text[exc.start]:02x} cannot be decoded",
+                path=source, offset=exc.start) from None
+    # A leading byte-order mark is an editor artefact, not content; dropping it keeps
+    # line and column numbers as the user sees them.
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as exc:
+        raw = str(exc)
+        line, column = exc.GetLine(), exc.GetColumn()
+        match = _POSITION.match(raw)
+        if match:
+            raw = raw[match.end():]
+            if line is None:
+                line, column = int(match.group(1)), int(match.group(2))
+        detail = _clean(raw, message)
+        if detail == 'expected "}"' and line is not None and line >= _line_count(text.rstrip()):
+            detail = 'unexpected end of input: a "{" is not closed (expected "}")'
+        elif detail.startswith("expected identifier or number, got }"):
+            detail = 'unexpected "}": no open "{" to close'
+        raise NetParseError(detail, path=source, line=line, column=column) from None
+    return message

@@ -1,0 +1,180 @@
+"""Locate where a binary protobuf stops being valid wire format.
+
+``ParseFromString`` only says that decoding failed; :func:`find_wire_error` walks the same
+bytes against the schema and returns the byte offset and a reason, so a truncated or
+corrupted ``.caffemodel`` can be reported as ``net.caffemodel: at byte 81234: ...``.
+
+It checks what the decoder checks: tags (field number > 0, wire types 0-5), varints that
+end within 10 bytes, fixed32/fixed64 and length-delimited fields that fit in what is left,
+groups that close, packed repeated fields that hold whole elements, and, recursively, the
+content of every field whose schema type is a message.
+"""
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import FieldDescriptor
+
+# upb (protobuf's decoder) refuses deeper nesting than this.
+MAX_DEPTH = 100
+
+_VARINT_TYPES = {
+    FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_ENUM,
+}
+_FIXED_SIZE = {
+    FieldDescriptor.TYPE_FIXED32: 4, FieldDescriptor.TYPE_SFIXED32: 4,
+    FieldDescriptor.TYPE_FLOAT: 4, FieldDescriptor.TYPE_FIXED64: 8,
+    FieldDescriptor.TYPE_SFIXED64: 8, FieldDescriptor.TYPE_DOUBLE: 8,
+}
+_WIRE_NAMES = {0: "varint", 1: "fixed64", 2: "length-delimited", 3: "start-group",
+               4: "end-group", 5: "fixed32"}
+
+
+@dataclass(frozen=True)
+class WireError:
+    """Where (byte ``offset``) and why the wire format breaks; ``field`` is a path such as
+    ``layer[3].blobs[0]`` (empty at the top level)."""
+
+    offset: int
+    reason: str
+    field: str = ""
+
+    def describe(self):
+        where = f" in {self.field}" if self.field else ""
+        return f"{self.reason}{where}"
+
+
+class _Broken(Exception):
+    def __init__(self, error):
+        super().__init__(error.reason)
+        self.error = error
+
+
+def _varint(data, pos, end, what, path):
+    start = pos
+    result = shift = 0
+    while True:
+        if pos >= end:
+            raise _Broken(WireError(start, f"{what}: varint cut off by the end of the data",
+                                    path))
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise _Broken(WireError(start, f"{what}: varint longer than 10 bytes", path))
+
+
+def _field_label(descriptor, number, wire, counts):
+    field = descriptor.fields_by_number.get(number) if descriptor is not None else None
+    name = field.name if field is not None else f"field {number}"
+    packed = wire == 2 and field is not None and field.message_type is None
+    # Repeated messages get an index (layer[3]); a packed run of numbers is one entry.
+    if field is not None and field.is_repeated and not packed:
+        index = counts.get(number, 0)
+        counts[number] = index + 1
+        name = f"{name}[{index}]"
+    return field, name
+
+
+def _scan(data, pos, end, descriptor, path, depth, group=None):
+    if depth > MAX_DEPTH:
+        raise _Broken(WireError(pos, f"messages nested deeper than {MAX_DEPTH} levels", path))
+    counts = {}
+    while pos < end:
+        tag_at = pos
+        key, pos = _varint(data, pos, end, "tag", path)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise _Broken(WireError(tag_at, "invalid tag: field number 0", path))
+        if wire in (6, 7):
+            raise _Broken(WireError(tag_at, f"invalid wire type {wire} (field {number})", path))
+        if wire == 4:
+            if group == number:
+                return pos
+            raise _Broken(WireError(tag_at, f"end-group tag for field {number} with no "
+                                            "matching start-group", path))
+        field, name = _field_label(descriptor, number, wire, counts)
+        here = f"{path}.{name}" if path else name
+        if wire == 0:
+            _, pos = _varint(data, pos, end, name, path)
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if end - pos < size:
+                raise _Broken(WireError(tag_at, f"{name}: {_WIRE_NAMES[wire]} value needs "
+                                                f"{size} bytes, only {end - pos} left", path))
+            pos += size
+        elif wire == 3:
+            sub = field.message_type if field is not None and field.message_type else None
+            pos = _scan(data, pos, end, sub, here, depth + 1, group=number)
+        else:  # length-delimited
+            length, pos = _varint(data, pos, end, f"{name} length", path)
+            if length > 0x7FFFFFFF:
+                raise _Broken(WireError(tag_at, f"{name}: length {length} exceeds 2 GiB", path))
+            available = end - pos
+            is_message = (field is not None and field.type == FieldDescriptor.TYPE_MESSAGE)
+            if length > available:
+                if is_message:
+                    # The innermost place the cut shows is the most useful one to report.
+                    _scan(data, pos, end, field.message_type, here, depth + 1)
+                raise _Broken(WireError(
+                    tag_at, f"{name}: declares {length} bytes but only {available} remain "
+                            "(truncated data?)", path))
+            if is_message:
+                _scan(data, pos, pos + length, field.message_type, here, depth + 1)
+            elif field is not None and field.is_repeated:
+                _check_packed(data, pos, pos + length, field, here)
+            pos += length
+    if group is not None:
+        raise _Broken(WireError(end, f"group for field {group} is not closed", path))
+    return pos
+
+
+def _check_packed(data, pos, end, field, path):
+    if field.type in _VARINT_TYPES:
+        while pos < end:
+            _, pos = _varint(data, pos, end, "packed element", path)
+    elif field.type in _FIXED_SIZE:
+        size = _FIXED_SIZE[field.type]
+        if (end - pos) % size:
+            raise _Broken(WireError(pos, f"packed {field.name}: {end - pos} bytes is not a "
+                                         f"whole number of {size}-byte values", path))
+
+
+def find_wire_error(data, descriptor):
+    """Return the first :class:`WireError` in ``data`` read as message ``descriptor``, or None."""
+    view = memoryview(data)
+    try:
+        _scan(view, 0, len(view), descriptor, "", 0)
+    except _Broken as broken:
+        return broken.error
+    return None
+
+
+def first_unknown_field(data, descriptor):
+    """Offset and number of the first top-level field ``descriptor`` does not define, or None."""
+    view = memoryview(data)
+    pos, end = 0, len(view)
+    try:
+        while pos < end:
+            tag_at = pos
+            key, pos = _varint(view, pos, end, "tag", "")
+            number, wire = key >> 3, key & 7
+            if number not in descriptor.fields_by_number:
+                return tag_at, number, wire
+            if wire == 0:
+                _, pos = _varint(view, pos, end, "value", "")
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            elif wire == 2:
+                length, pos = _varint(view, pos, end, "length", "")
+                pos += length
+            else:
+                return None
+    except _Broken:
+        return None
+    return None
