@@ -234,7 +234,7 @@ def format_report(report):
     out.append("")
 
     header = ["case", "pass", "thr"] + names + ["best peer", "exact/best", "fast/best",
-                                               "fast/floor", "exact", "fast"]
+                                               "fast/floor", "exact flag", "fast flag"]
     rows = []
     for cell in report["cells"]:
         s = cell["summary"]

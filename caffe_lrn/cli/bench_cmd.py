@@ -13,15 +13,15 @@ from caffe_lrn import bench, bench_peers
 DESCRIPTION = __doc__.split("\n\n")[0]
 
 
-def _list_of(choices, name):
+def _list_of(choices):
     def parse(text):
         items = [item.strip() for item in text.split(",") if item.strip()]
         if not items:
-            raise argparse.ArgumentTypeError(f"{name}: give at least one of {', '.join(choices)}")
+            raise argparse.ArgumentTypeError(f"give at least one of {', '.join(choices)}")
         bad = [item for item in items if item not in choices]
         if bad:
             raise argparse.ArgumentTypeError(
-                f"{name}: unknown {', '.join(bad)}; choose from {', '.join(choices)}")
+                f"unknown {', '.join(bad)}; choose from {', '.join(choices)}")
         return list(dict.fromkeys(items))
     return parse
 
@@ -29,16 +29,16 @@ def _list_of(choices, name):
 def _peers(text):
     if text.strip() == "none":
         return []
-    return _list_of(bench_peers.PEER_NAMES, "--peers")(text)
+    return _list_of(bench_peers.PEER_NAMES)(text)
 
 
 def _threads(text):
     try:
         counts = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--threads: whole numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"whole numbers, got {text!r}") from None
     if not counts or any(c < 1 for c in counts):
-        raise argparse.ArgumentTypeError(f"--threads: counts of at least 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"counts of at least 1, got {text!r}")
     return sorted(set(counts))
 
 
@@ -55,11 +55,11 @@ def _positive(kind):
 
 
 def add_arguments(parser):
-    parser.add_argument("--cases", type=_list_of(bench.CASE_NAMES, "--cases"),
+    parser.add_argument("--cases", type=_list_of(bench.CASE_NAMES),
                         default=list(bench.CASE_NAMES),
                         help="cases to run: A (AlexNet norm1), B (norm2), C (cifar10 WITHIN); "
                              "default A,B,C")
-    parser.add_argument("--passes", type=_list_of(bench.PASSES, "--passes"),
+    parser.add_argument("--passes", type=_list_of(bench.PASSES),
                         default=list(bench.PASSES), help="forward,backward (default both)")
     parser.add_argument("--threads", type=_threads, default=None,
                         help="thread counts, e.g. 1,2 (default: 1 and all cores)")
