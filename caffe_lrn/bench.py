@@ -330,7 +330,30 @@ def _measure_case(case, config, threads, impls, notes):
     runners.clear()
     outputs.clear()
     gc.collect()
+    for name, (impl, version, _) in impls.items():
+        if impl.kind == EXACT and version is not None and impl.modes is not None:
+            _mode_digests(impl, case, bottom, top_diff, threads, cells, notes)
     return list(cells.values())
+
+
+def _mode_digests(impl, case, bottom, top_diff, threads, cells, notes):
+    """Digests of the engine's results in its other modes of execution (untimed)."""
+    try:
+        modes = impl.modes(case, bottom, top_diff, threads)
+    except Exception as exc:
+        notes.append(f"{impl.name} modes: {type(exc).__name__}: {exc}")
+        return
+    for label, runner in modes.items():
+        for p, cell in cells.items():
+            fn = runner.forward if p == "forward" else runner.backward
+            try:
+                out = (runner.top_of if p == "forward" else runner.bottom_diff_of)(fn())
+            except Exception as exc:
+                notes.append(f"{impl.name} {label} {p}: {type(exc).__name__}: {exc}")
+                continue
+            cell["digests"][f"{impl.name} {label}"] = _digest(out)
+        del runner
+        gc.collect()
 
 
 # ---------------------------------------------------------------------------- orchestration

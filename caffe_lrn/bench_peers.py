@@ -67,6 +67,9 @@ class Implementation:
     #: For the engine's modes: ``make_layer(params, threads)`` -> a fresh layer (with
     #: ``forward``), used to measure the memory of one forward.
     make_layer: Optional[Callable[..., object]] = None
+    #: ``modes(case, bottom, top_diff, threads)`` -> {label: Runner}: other ways of running
+    #: the same implementation (e.g. other chunkings) whose results must be bit-identical.
+    modes: Optional[Callable[..., dict]] = None
 
 
 def _version(dist_names):
@@ -120,9 +123,9 @@ def engine_supports_threads():
         return False
 
 
-def _make_layer(params, exact, threads):
+def _make_layer(params, exact, threads, **extra):
     cls = _layer_class()
-    kwargs = {}
+    kwargs = dict(extra)
     if not exact:
         kwargs["exact"] = False
     if _layer_accepts("threads"):
@@ -154,13 +157,24 @@ def _probe_fast():
     return __version__
 
 
-def _prepare_engine(exact):
+def _prepare_engine(exact, **extra):
     def prepare(case, bottom, top_diff, threads):
-        layer = _make_layer(case.params, exact, threads)
+        layer = _make_layer(case.params, exact, threads, **extra)
         layer.forward(bottom)  # backward needs the forward's state (Caffe's scale)
         return Runner(forward=lambda: layer.forward(bottom),
                       backward=lambda: layer.backward(top_diff))
     return prepare
+
+
+def _engine_modes(exact):
+    """The engine with other chunkings: one image at a time, and the whole batch at once."""
+    def modes(case, bottom, top_diff, threads):
+        if not _layer_accepts("chunk_images"):
+            return {}
+        return {f"chunk_images={n}": _prepare_engine(exact, chunk_images=n)(
+                    case, bottom, top_diff, threads)
+                for n in sorted({1, bottom.shape[0]})}
+    return modes
 
 
 def _engine_layer(exact):
@@ -417,9 +431,9 @@ def default_registry():
     """Every implementation the benchmark knows, in table order (available or not)."""
     return [
         Implementation("exact", EXACT, "caffe-lrn exact", _probe_engine, _prepare_engine(True),
-                       make_layer=_engine_layer(True)),
+                       make_layer=_engine_layer(True), modes=_engine_modes(True)),
         Implementation("fast", FAST, "caffe-lrn fast", _probe_fast, _prepare_engine(False),
-                       make_layer=_engine_layer(False)),
+                       make_layer=_engine_layer(False), modes=_engine_modes(False)),
         Implementation("torch", PEER, "PyTorch", _probe_torch, _prepare_torch, _torch_threads),
         Implementation("tf", PEER, "TensorFlow", _probe_tf, _prepare_tf, _tf_threads),
         Implementation("ort", PEER, "ONNX Runtime", _probe_ort, _prepare_ort),

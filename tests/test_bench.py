@@ -66,15 +66,25 @@ class TextbookLayer:
         return (first - second).astype(np.float32)
 
 
-def _standin(name="exact", kind=EXACT, alpha_factor=1.0):
-    def prepare(case, bottom, top_diff, threads):
-        layer = TextbookLayer(case.params, alpha_factor)
-        layer.forward(bottom)
-        return Runner(forward=lambda: layer.forward(bottom),
-                      backward=lambda: layer.backward(top_diff))
+def _standin(name="exact", kind=EXACT, alpha_factor=1.0, mode_alpha_factor=None):
+    """The textbook layer as an implementation; ``mode_alpha_factor``: give it a second
+    mode of execution ("chunk_images=1") computing with that factor."""
+    def prepare_with(factor):
+        def prepare(case, bottom, top_diff, threads):
+            layer = TextbookLayer(case.params, factor)
+            layer.forward(bottom)
+            return Runner(forward=lambda: layer.forward(bottom),
+                          backward=lambda: layer.backward(top_diff))
+        return prepare
 
-    return Implementation(name, kind, f"textbook x{alpha_factor:g}", lambda: "test", prepare,
-                          make_layer=lambda params, threads: TextbookLayer(params))
+    modes = None
+    if mode_alpha_factor is not None:
+        def modes(case, bottom, top_diff, threads):
+            return {"chunk_images=1": prepare_with(mode_alpha_factor)(case, bottom, top_diff,
+                                                                      threads)}
+    return Implementation(name, kind, f"textbook x{alpha_factor:g}", lambda: "test",
+                          prepare_with(alpha_factor),
+                          make_layer=lambda params, threads: TextbookLayer(params), modes=modes)
 
 
 def _unavailable(name, kind):
@@ -89,7 +99,7 @@ def _floor():
 
 @pytest.fixture
 def standin_registry(monkeypatch):
-    registry = [_standin(), _unavailable("fast", FAST), _floor()]
+    registry = [_standin(mode_alpha_factor=1.0), _unavailable("fast", FAST), _floor()]
     monkeypatch.setattr(bench_peers, "default_registry", lambda: registry)
     return registry
 
@@ -121,7 +131,7 @@ def test_quick_run_prints_table_and_writes_json(standin_registry, tmp_path, caps
     assert set(doc["machine"]) >= {"cpu", "cores", "python", "numpy", "load_average"}
     assert set(doc["done_means"]) == {"exact_vs_fastest_peer", "fast_vs_peer_and_floor",
                                       "two_thread_speedup", "memory",
-                                      "bit_identical_across_threads"}
+                                      "bit_identical_across_modes"}
     assert [c["shape"] for c in doc["cases"]] == [list(bench.QUICK_SHAPES[n]) for n in "ABC"]
     assert len(doc["cells"]) == 12
     for cell in doc["cells"]:
@@ -133,9 +143,12 @@ def test_quick_run_prints_table_and_writes_json(standin_registry, tmp_path, caps
         assert cell["summary"]["best_peer"] is None  # the floor is not a peer
         assert cell["summary"]["exact_over_floor"] > 0
         assert (cell["flags"] != {}) == (cell["threads"] == 1)
-    # The stand-in is deterministic: its outputs agree bit for bit at both thread counts.
+    # The stand-in is deterministic: its outputs agree bit for bit in all four modes.
     assert doc["identity"]["flag"] == "PASS"
-    assert all(doc["identity"]["per_cell"].values())
+    assert doc["identity"]["modes"] == ["threads=1", "threads=1 chunk_images=1", "threads=2",
+                                        "threads=2 chunk_images=1"]
+    assert len(doc["identity"]["per_cell"]) == 6 and all(doc["identity"]["per_cell"].values())
+    assert "bit-identical across threads=1, threads=1 chunk_images=1" in text
     assert set(doc["thread_scaling"]["ms_by_threads"]) == {"1", "2"}
     assert doc["thread_scaling"]["speedup_2_over_1"] > 0
     [memory] = doc["memory"]
@@ -301,7 +314,7 @@ def test_done_means_arithmetic():
     assert doc["done_means"] == {"exact_vs_fastest_peer": "FAIL",
                                  "fast_vs_peer_and_floor": "FAIL",
                                  "two_thread_speedup": "PASS", "memory": "PASS",
-                                 "bit_identical_across_threads": "PASS"}
+                                 "bit_identical_across_modes": "PASS"}
     text = bench_report.format_report(doc)
     assert "1.67x" in text and "0.69x" in text
 
@@ -314,8 +327,18 @@ def test_identity_flag_fails_when_threads_change_the_bits():
     doc = bench_report.build_report(config, bench.machine_info(), [_result(1, one),
                                                                     _result(2, two)])
     assert doc["identity"]["per_cell"] == {"A forward": False}
-    assert doc["done_means"]["bit_identical_across_threads"] == "FAIL"
+    assert doc["done_means"]["bit_identical_across_modes"] == "FAIL"
     assert doc["done_means"]["memory"] == "n/a"
+
+
+def test_a_mode_of_execution_changing_the_bits_fails_identity():
+    registry = [_standin(mode_alpha_factor=1.0 + 1e-3)]
+    config = bench.default_config(cases=["B"], threads=[1], peers=[], repeat=1, warmup=0,
+                                  quick=True)
+    doc = bench.run(config, in_process=True, registry=registry)
+    assert doc["identity"]["per_cell"] == {"B backward": False, "B forward": False}
+    assert doc["done_means"]["bit_identical_across_modes"] == "FAIL"
+    assert "B forward NO" in bench_report.format_report(doc)
 
 
 def test_time_rounds_interleaves_and_respects_repeat_warmup_and_budget():
