@@ -1,0 +1,115 @@
+"""``caffe-lrn convert``: a net's LRN layers to TF/PyTorch/ONNX conventions, and back.
+
+    caffe-lrn convert NET --to tf|torch|onnx [-o OUT.json]      the conversion document
+    caffe-lrn convert NET --to tf --emit python -o OUT.py         a standalone TF module
+    caffe-lrn convert SPEC.json --to caffe [-o OUT.prototxt]      the layers back as prototxt
+
+Without ``-o`` the result goes to stdout. An existing output is never replaced without
+``--force``. Losses found on the way (a float32 alpha that does not survive, an ignored k)
+are printed on stderr as notes and recorded in the output.
+"""
+import json
+import pathlib
+import sys
+
+from caffe_lrn.errors import InputFileError
+
+EMITS = ("json", "python")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "convert", help="convert LRN layers to TF/PyTorch/ONNX conventions or back to Caffe",
+        description="Convert a net's LRN layers to TensorFlow, PyTorch or ONNX conventions (a JSON "
+        "document, or a standalone TF Python module), or a conversion document back to "
+        "Caffe prototxt.")
+    parser.add_argument("input", metavar="INPUT",
+                        help="a Caffe net (prototxt or caffemodel); with --to caffe, a "
+                             "conversion document (JSON)")
+    parser.add_argument("--to", required=True, choices=("tf", "torch", "onnx", "caffe"),
+                        help="target convention")
+    parser.add_argument("--emit", choices=EMITS, default="json",
+                        help="json: the conversion document (default); python: a "
+                             "standalone module of TF functions (--to tf only)")
+    parser.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    parser.set_defaults(func=run)
+
+
+def _write(args, text):
+    from caffe_lrn.fileio import write_text
+
+    if args.output:
+        write_text(args.output, text, force=args.force)
+    else:
+        sys.stdout.write(text)
+
+
+def _check_output_first(args):
+    # Refuse before doing the work, so a refused overwrite costs nothing.
+    if args.output:
+        from caffe_lrn.fileio import check_output_path
+
+        check_output_path(args.output, force=args.force)
+
+
+def _read_document(path):
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(f"{path}: not a JSON conversion document ({exc})") from None
+
+
+def _warn(name, notes):
+    for note in notes:
+        print(f"caffe-lrn: note: layer {name!r}: {note}", file=sys.stderr)
+
+
+def to_caffe(args):
+    from caffe_lrn.convert.document import layers_from_document
+    from caffe_lrn.convert.emit_prototxt import emit_prototxt
+
+    _check_output_first(args)
+    records = layers_from_document(_read_document(args.input), source=args.input)
+    for record in records:
+        if not record.exact:
+            _warn(record.name, record.notes)
+    header = [f"LRN layers converted back to Caffe by caffe-lrn from {args.input}"]
+    _write(args, emit_prototxt(records, header=header))
+    return 0
+
+
+def from_caffe(args):
+    from caffe_lrn import load_net, lrn_layers
+    from caffe_lrn.convert.document import build_document
+    from caffe_lrn.convert.emit_python import emit_python
+
+    if args.emit == "python" and args.to != "tf":
+        print("caffe-lrn: error: --emit python writes TensorFlow code; use it with --to tf",
+              file=sys.stderr)
+        return 2
+    _check_output_first(args)
+    layers = lrn_layers(load_net(args.input))
+    if not layers:
+        print(f"caffe-lrn: note: {args.input} has no LRN layers", file=sys.stderr)
+    document = build_document(args.input, layers, args.to)
+    for entry in document["layers"]:
+        if not entry["exact"]:
+            _warn(entry["name"], [note for note in entry["notes"]])
+    if args.emit == "python":
+        _write(args, emit_python(layers, source=args.input))
+    else:
+        _write(args, json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+def run(args):
+    if args.to == "caffe":
+        if args.emit != "json":
+            print("caffe-lrn: error: --emit applies to --to tf|torch|onnx", file=sys.stderr)
+            return 2
+        return to_caffe(args)
+    return from_caffe(args)
