@@ -14,9 +14,10 @@ from caffe_lrn.errors import (  # noqa: E402
 from caffe_lrn.params import LRNParams  # noqa: E402
 from caffe_lrn.loader import load_net  # noqa: E402
 from caffe_lrn.net import LRNLayerInfo, lrn_layers  # noqa: E402
+from caffe_lrn.layers import LRNLayer  # noqa: E402
 
 __all__ = [
-    "__version__", "LRNParams", "load_net", "lrn_layers", "LRNLayerInfo",
+    "__version__", "LRNParams", "LRNLayer", "load_net", "lrn_layers", "LRNLayerInfo",
     "CaffeLRNError", "NetParseError", "NetUpgradeError", "ParameterError", "BlobError",
     "LayerStateError", "LayerNotFoundError", "ConversionError", "MissingDependencyError",
     "OutputExistsError", "InputFileError",

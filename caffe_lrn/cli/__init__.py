@@ -19,6 +19,7 @@ EXIT_USAGE = 2
 COMMANDS = (
     "caffe_lrn.cli.inspect_cmd",
     "caffe_lrn.cli.upgrade_cmd",
+    "caffe_lrn.cli.run_cmd",
     "caffe_lrn.cli.convert_cmd",
     "caffe_lrn.cli.bench_cmd",
 )

@@ -1,0 +1,100 @@
+"""``caffe-lrn run``: run one LRN layer forward (and backward) as Caffe does.
+
+    caffe-lrn run NET --layer NAME --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
+    caffe-lrn run --lrn-param TEXT --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
+
+The layer comes from a net file (prototxt or caffemodel, any vintage; looked up by name
+among its LRN layers) or from an ``lrn_param`` in Caffe's text format. ``X.npy`` is an
+(N, C, H, W) float32 or float64 blob; ``OUT.npz`` gets ``top`` and, with ``--top-diff``,
+``bottom_diff``, both in the input's dtype. An existing output is kept unless ``--force``.
+"""
+import sys
+
+from caffe_lrn.errors import LayerNotFoundError, ParameterError
+from caffe_lrn.fileio import check_output_path, load_npy, save_npz
+from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.params import LRNParams
+
+EXIT_USAGE = 2
+
+
+def find_layer(net_path, name):
+    """The LRNParams of the LRN layer called ``name`` in the net at ``net_path``."""
+    from caffe_lrn.loader import load_net
+    from caffe_lrn.net import lrn_layers
+
+    net = load_net(net_path)
+    try:
+        layers = lrn_layers(net)
+    except ParameterError as exc:
+        raise ParameterError(f"{net_path}: {exc}") from None
+    for info in layers:
+        if info.name == name:
+            return info.params
+    names = ", ".join(repr(info.name) for info in layers) or "none"
+    other = [layer.type for layer in net.layer if layer.name == name]
+    if other:
+        raise LayerNotFoundError(f"{net_path}: layer {name!r} has type {other[0]!r}, not "
+                                 f"'LRN'; LRN layers: {names}")
+    raise LayerNotFoundError(f"{net_path}: no LRN layer named {name!r}; LRN layers: {names}")
+
+
+def _usage(args, message):
+    args.parser.print_usage(sys.stderr)
+    print(f"caffe-lrn run: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(args):
+    if args.lrn_param is not None and (args.net is not None or args.layer is not None):
+        return _usage(args, "give either NET --layer NAME or --lrn-param TEXT, not both")
+    if args.lrn_param is None and (args.net is None or args.layer is None):
+        return _usage(args, "give NET --layer NAME, or --lrn-param TEXT")
+    if args.chunk is not None and args.chunk < 1:
+        return _usage(args, f"--chunk must be at least 1, got {args.chunk}")
+    check_output_path(args.output, args.force)  # refuse before any work is done
+
+    if args.lrn_param is not None:
+        params = LRNParams.from_text(args.lrn_param)
+        source = "lrn_param"
+    else:
+        params = find_layer(args.net, args.layer)
+        source = f"layer {args.layer!r}"
+    layer = LRNLayer(params, chunk_images=args.chunk)
+    bottom = load_npy(args.input, mmap=True)
+    top_diff = load_npy(args.top_diff, mmap=True) if args.top_diff is not None else None
+
+    outputs = {"top": layer.forward(bottom)}
+    if top_diff is not None:
+        outputs["bottom_diff"] = layer.backward(top_diff)
+    save_npz(args.output, outputs, force=args.force)
+    shape = "x".join(str(d) for d in bottom.shape)
+    print(f"{args.output}: {', '.join(outputs)} of {source} "
+          f"({params.norm_region}, local_size {params.local_size}) on {shape} "
+          f"{bottom.dtype}")
+    return 0
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "run", help="run an LRN layer forward (and backward) bit for bit as Caffe",
+        description="Run one LRN layer exactly as Caffe's CPU code does: the layer from a "
+                    "net (NET --layer NAME) or from an lrn_param text (--lrn-param).")
+    parser.add_argument("net", metavar="NET", nargs="?",
+                        help="net file (.prototxt or .caffemodel) holding the layer")
+    parser.add_argument("--layer", metavar="NAME", help="name of the LRN layer in NET")
+    parser.add_argument("--lrn-param", metavar="TEXT",
+                        help='the layer\'s lrn_param, e.g. "local_size: 3 alpha: 5e-05 '
+                             'norm_region: WITHIN_CHANNEL"')
+    parser.add_argument("--input", metavar="X.npy", required=True,
+                        help="bottom blob, (N, C, H, W) float32 or float64")
+    parser.add_argument("--top-diff", metavar="DY.npy",
+                        help="top diff for the backward pass (the top's shape and dtype)")
+    parser.add_argument("-o", "--output", metavar="OUT.npz", required=True,
+                        help="output archive: top, and bottom_diff with --top-diff")
+    parser.add_argument("--force", action="store_true", help="overwrite OUT.npz if it exists")
+    parser.add_argument("--chunk", metavar="IMAGES", type=int,
+                        help="images processed at once (default: automatic; the results "
+                             "do not depend on it)")
+    parser.set_defaults(func=run, parser=parser)
+    return parser

@@ -1,0 +1,296 @@
+"""Caffe's LRN layer, forward and backward, in Caffe's CPU order of operations.
+
+ACROSS_CHANNELS (``n = local_size``, ``p = (n - 1) / 2``)::
+
+    scale[c] = k + alpha/n * sum_{c' = c-p}^{c+p} bottom[c']^2     (zero outside 0..C-1)
+    top      = bottom * scale^(-beta)
+
+computed as Caffe does: ``alpha_over_size = alpha / n`` in the blob's precision, ``scale``
+filled with ``k``, channel 0 built by ``n`` axpy calls over zero-padded squares, every later
+channel a running window (copy the previous channel, axpy the head with ``alpha_over_size``,
+axpy the tail with ``-alpha_over_size``), then ``top = powx(scale, -beta) * bottom``. The
+backward pass::
+
+    bottom_diff = top_diff * scale^(-beta)
+                  - (2*alpha*beta/n) * bottom * sum_{c' : |c'-c| <= p} top_diff[c'] * top[c'] / scale[c']
+
+with the ratio ``top_diff * top / scale``, a running accumulator (axpy 1 / -1), and
+``cache_ratio_value = 2*alpha*beta/n`` computed in double and cast to the blob's precision.
+
+WITHIN_CHANNEL is Caffe's pipeline of five layers: Split, Power (square), Pooling (AVE,
+kernel n, pad p, stride 1), Power (power -beta, scale alpha, shift 1: ``k`` is ignored),
+Eltwise PROD::
+
+    top = bottom * (1 + alpha/n^2 * boxsum_{n x n}(bottom^2))^(-beta)
+
+Every step runs on whole channels of a chunk of images at once; the channel recurrence is
+the only sequential loop. Images never interact, so a batch processed in chunks gives the
+same bits as in one piece.
+"""
+import numpy as np
+
+from caffe_lrn.errors import LayerStateError, ParameterError
+from caffe_lrn.layers.blobs import check_blob, check_diff
+from caffe_lrn.layers.eltwise import EltwiseLayer
+from caffe_lrn.layers.pooling import PoolingLayer
+from caffe_lrn.layers.power import PowerLayer
+from caffe_lrn.layers.split import SplitLayer
+from caffe_lrn.numerics import axpy, powx
+from caffe_lrn.params import LRNParams
+
+# Elements per chunk of images: small enough that the float64 temporaries of the exact
+# axpy and the pipeline's intermediates stay a fraction of the blob, large enough that
+# NumPy's per-call cost does not dominate.
+CHUNK_ELEMENTS = 1 << 19
+
+
+def _spans(length, step):
+    for start in range(0, length, step):
+        yield slice(start, min(length, start + step))
+
+
+def across_chunks(shape, chunk_images=None):
+    """Index tuples cutting an (N, C, H, W) blob into chunks ACROSS_CHANNELS can run apart.
+
+    The channel window couples channels only, so chunks are runs of images and, when one
+    image is larger than a chunk, runs of rows of an image.
+    """
+    num, channels, height, width = shape
+    per_image = channels * height * width
+    if chunk_images is None and per_image > CHUNK_ELEMENTS:
+        rows = max(1, CHUNK_ELEMENTS // max(1, channels * width))
+        for images in _spans(num, 1):
+            for row_span in _spans(height, rows):
+                yield images, slice(None), row_span
+        return
+    step = chunk_images or max(1, CHUNK_ELEMENTS // max(1, per_image))
+    for images in _spans(num, step):
+        yield (images,)
+
+
+def within_chunks(shape, chunk_images=None):
+    """Index tuples cutting a blob into chunks WITHIN_CHANNEL can run apart: runs of
+    images, or of channel planes of one image when an image is larger than a chunk."""
+    num, channels, height, width = shape
+    per_image = channels * height * width
+    if chunk_images is None and per_image > CHUNK_ELEMENTS:
+        planes = max(1, CHUNK_ELEMENTS // max(1, height * width))
+        for images in _spans(num, 1):
+            for plane_span in _spans(channels, planes):
+                yield images, plane_span
+        return
+    step = chunk_images or max(1, CHUNK_ELEMENTS // max(1, per_image))
+    for images in _spans(num, step):
+        yield (images,)
+
+
+# ------------------------------------------------------------------------ ACROSS_CHANNELS
+def across_scale(bottom, params, out):
+    """Caffe's ``scale_`` for a chunk of images, written into ``out`` (same shape)."""
+    dtype = bottom.dtype.type
+    size, pre_pad = params.local_size, params.pre_pad
+    channels = bottom.shape[1]
+    alpha_over_size = dtype(params.alpha) / dtype(size)
+    squares = np.square(bottom)  # caffe_sqr
+    padding = np.zeros(bottom.shape[:1] + bottom.shape[2:], dtype=bottom.dtype)
+
+    def padded_square(c):  # channel c of Caffe's zero-padded buffer of C + n - 1 channels
+        real = c - pre_pad
+        return squares[:, real] if 0 <= real < channels else padding
+
+    out[...] = dtype(params.k)
+    first = out[:, 0]
+    for c in range(size):
+        axpy(alpha_over_size, padded_square(c), first)
+    for c in range(1, channels):
+        current = out[:, c]
+        current[...] = out[:, c - 1]
+        axpy(alpha_over_size, padded_square(c + size - 1), current)
+        axpy(-alpha_over_size, padded_square(c - 1), current)
+    return out
+
+
+def across_forward(bottom, params, scale_out):
+    """``top`` of ACROSS_CHANNELS for a chunk; ``scale_out`` receives Caffe's ``scale_``."""
+    across_scale(bottom, params, scale_out)
+    top = powx(scale_out, -bottom.dtype.type(params.beta))
+    top *= bottom
+    return top
+
+
+def across_backward(top_diff, bottom, scale, params):
+    """``bottom_diff`` of ACROSS_CHANNELS for a chunk, from Caffe's kept ``scale_``."""
+    dtype = bottom.dtype.type
+    size, pre_pad = params.local_size, params.pre_pad
+    channels = bottom.shape[1]
+    # Computed in double (2. * alpha_ * beta_ / size_), then stored in the blob's precision.
+    cache_ratio_value = dtype(2.0 * float(dtype(params.alpha)) * float(dtype(params.beta))
+                              / size)
+    scale_power = powx(scale, -dtype(params.beta))
+    top = scale_power * bottom  # the forward's top, recomputed bit for bit
+    bottom_diff = np.multiply(top_diff, scale_power, out=scale_power)
+    ratio = np.multiply(top_diff, top, out=top)
+    ratio /= scale
+    padding = np.zeros(bottom.shape[:1] + bottom.shape[2:], dtype=bottom.dtype)
+
+    def padded_ratio(c):  # Caffe's padded_ratio buffer, offset inverse_pre_pad = pre_pad
+        real = c - pre_pad
+        return ratio[:, real] if 0 <= real < channels else padding
+
+    accum = np.zeros_like(padding)
+    for c in range(size - 1):
+        accum += padded_ratio(c)
+    for c in range(channels):
+        accum += padded_ratio(c + size - 1)
+        accum_times_bottom = bottom[:, c] * accum
+        axpy(-cache_ratio_value, accum_times_bottom, bottom_diff[:, c])
+        accum -= padded_ratio(c)
+    return bottom_diff
+
+
+# ------------------------------------------------------------------------ WITHIN_CHANNEL
+class WithinChannelPipeline:
+    """The five layers Caffe's LRNLayer builds for WITHIN_CHANNEL in LayerSetUp."""
+
+    def __init__(self, params):
+        self.split = SplitLayer(2)  # product_input, square_input
+        self.square = PowerLayer(power=2.0)
+        self.pool = PoolingLayer(kernel_size=params.local_size, pad=params.pre_pad, stride=1)
+        self.power = PowerLayer(power=-params.beta, scale=params.alpha, shift=1.0)
+        self.product = EltwiseLayer("PROD")
+
+    def forward(self, bottom):
+        product_input, square_input = self.split.forward(bottom)
+        square_output = self.square.forward(square_input)
+        pool_output = self.pool.forward(square_output)
+        power_output = self.power.forward(pool_output)
+        return self.product.forward(product_input, power_output)
+
+    def backward(self, top_diff):
+        product_input_diff, power_output_diff = self.product.backward(top_diff)
+        pool_output_diff = self.power.backward(power_output_diff)
+        square_output_diff = self.pool.backward(pool_output_diff)
+        square_input_diff = self.square.backward(square_output_diff)
+        return self.split.backward([product_input_diff, square_input_diff])
+
+
+# ------------------------------------------------------------------------ the layer
+class _Spec:
+    """Shape and dtype of the last top, all ``check_diff`` needs."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
+def _params_of(param):
+    if isinstance(param, LRNParams):
+        return param
+    from caffe_lrn.schema import LayerParameter, LRNParameter
+
+    if isinstance(param, LRNParameter):
+        return LRNParams.from_proto(param)
+    if isinstance(param, LayerParameter):
+        return LRNParams.from_layer(param)
+    raise ParameterError(f"LRNLayer needs LRNParams, an LRNParameter or a LayerParameter, "
+                         f"got {type(param).__name__}")
+
+
+class LRNLayer:
+    """Caffe's LRN layer on NCHW float32/float64 arrays, bit for bit as Caffe's CPU code.
+
+    ``param`` is an :class:`~caffe_lrn.params.LRNParams`, a ``caffe_pb2.LRNParameter`` or
+    a ``caffe_pb2.LayerParameter`` of type "LRN"; it is validated at construction (Caffe's
+    LayerSetUp). ``forward(bottom) -> top`` and ``backward(top_diff) -> bottom_diff``;
+    backward uses the bottom given to the last forward (Caffe's bottom blob, not copied:
+    do not modify it in between) and, for ACROSS_CHANNELS, the kept ``scale``.
+
+    ``exact=True`` is the only mode so far: float32 axpy rounds once and powers are
+    glibc's powf, as in Caffe's reference build. ``chunk_images`` fixes how many images
+    are processed at once (default: about 512k elements per chunk, an image cut into rows
+    or channel planes when larger); results do not depend on it.
+
+    Example::
+
+        >>> import numpy as np
+        >>> layer = LRNLayer(LRNParams(local_size=3, alpha=1e-4, beta=0.75))
+        >>> x = np.ones((1, 4, 2, 3), np.float32)
+        >>> top = layer.forward(x)
+        >>> bottom_diff = layer.backward(np.ones_like(top))
+    """
+
+    def __init__(self, param, exact=True, chunk_images=None):
+        self.params = _params_of(param)
+        if not exact:
+            raise ParameterError("only the exact mode (exact=True) is implemented")
+        self.exact = True
+        if chunk_images is not None and int(chunk_images) < 1:
+            raise ParameterError(f"chunk_images must be at least 1, got {chunk_images}")
+        self.chunk_images = None if chunk_images is None else int(chunk_images)
+        self.scale = None
+        self._bottom = None
+        self._top_shape = self._top_dtype = None
+        if self.params.within:
+            # Built once, as Caffe's LayerSetUp does; the pooling checks run here.
+            WithinChannelPipeline(self.params)
+
+    @classmethod
+    def from_text(cls, text, **kwargs):
+        """From Caffe's text format, e.g. ``"local_size: 3 alpha: 5e-05 norm_region: WITHIN_CHANNEL"``."""
+        return cls(LRNParams.from_text(text), **kwargs)
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.params.as_dict().items())
+        return f"LRNLayer({fields})"
+
+    def forward(self, bottom):
+        """``top`` for an (N, C, H, W) float32 or float64 ``bottom`` (never modified)."""
+        bottom = check_blob(bottom, "LRN")
+        top = np.empty(bottom.shape, dtype=bottom.dtype)
+        scale = np.empty(bottom.shape, dtype=bottom.dtype) if not self.params.within else None
+        if bottom.size:
+            with np.errstate(all="ignore"):  # inf and NaN propagate as in Caffe
+                if self.params.within:
+                    for part in within_chunks(bottom.shape, self.chunk_images):
+                        top[part] = WithinChannelPipeline(self.params).forward(bottom[part])
+                else:
+                    for part in across_chunks(bottom.shape, self.chunk_images):
+                        top[part] = across_forward(bottom[part], self.params, scale[part])
+        self.scale = scale
+        self._bottom = bottom
+        self._top_shape, self._top_dtype = top.shape, top.dtype
+        return top
+
+    def backward(self, top_diff):
+        """``bottom_diff`` for ``top_diff`` (the top's shape and dtype) of the last forward."""
+        if self._bottom is None:
+            raise LayerStateError("LRN backward called before forward: run forward(bottom) "
+                                  "first")
+        top_diff = check_diff(top_diff, _Spec(self._top_shape, self._top_dtype))
+        bottom = self._bottom
+        bottom_diff = np.empty(bottom.shape, dtype=bottom.dtype)
+        if bottom.size:
+            with np.errstate(all="ignore"):
+                if self.params.within:
+                    for part in within_chunks(bottom.shape, self.chunk_images):
+                        # Re-run the chunk's pipeline forward: its intermediate blobs are
+                        # not kept between calls, so memory stays one chunk's worth.
+                        pipeline = WithinChannelPipeline(self.params)
+                        pipeline.forward(bottom[part])
+                        bottom_diff[part] = pipeline.backward(top_diff[part])
+                else:
+                    for part in across_chunks(bottom.shape, self.chunk_images):
+                        bottom_diff[part] = across_backward(
+                            top_diff[part], bottom[part], self.scale[part], self.params)
+        return bottom_diff
+
+
+def lrn_forward(bottom, params):
+    """``top`` of an LRN layer (functional form of ``LRNLayer(params).forward``)."""
+    return LRNLayer(params).forward(bottom)
+
+
+def lrn_backward(bottom, top_diff, params):
+    """``(top, bottom_diff)`` of an LRN layer for one forward and backward pass."""
+    layer = LRNLayer(params)
+    top = layer.forward(bottom)
+    return top, layer.backward(top_diff)

@@ -1,0 +1,136 @@
+"""Caffe's math primitives, with the rounding of the reference build.
+
+Bit-for-bit agreement with Caffe's float32 layers rests on two primitives:
+
+- ``caffe_axpy`` is OpenBLAS ``saxpy``, which on the reference CPU computes ``y <- a*x + y``
+  as a fused multiply-add: one rounding. Two float32 roundings (``a*x`` then ``+ y``) leave
+  from 0.6% to 13% of LRN outputs different. :func:`fma32` emulates the single rounding.
+- ``caffe_powx`` is libm's ``powf`` element by element; :func:`caffe_lrn.powf.powf` repeats
+  glibc's algorithm.
+
+Everything else Caffe's LRN uses (``caffe_mul``, ``caffe_div``, ``caffe_sqr``, ``caffe_add``,
+``caffe_add_scalar``, ``caffe_scal``) is one IEEE operation per element, which NumPy's float32
+arithmetic performs with the same rounding.
+
+Caffe's double instantiation uses the same code in double; there :func:`axpy` computes
+``a*x + y`` with two roundings (``daxpy`` fuses them, so float64 results may differ from
+Caffe's in the last bits) and :func:`powx` is NumPy's double power.
+"""
+import numpy as np
+
+from caffe_lrn.errors import BlobError
+from caffe_lrn.powf import powf
+
+__all__ = ["fma32", "axpy", "axpby", "powx", "check_dtype", "SUPPORTED_DTYPES"]
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_LOW29 = np.int64((1 << 29) - 1)
+_MID = np.int64(1 << 28)
+_FLT_MIN = np.float32(2.0 ** -126)
+
+
+def check_dtype(array, what="bottom"):
+    """Refuse blobs Caffe has no layer instantiation for (only float and double exist)."""
+    dtype = np.asarray(array).dtype
+    if dtype not in SUPPORTED_DTYPES:
+        raise BlobError(
+            f"{what} must be float32 or float64 (Caffe's float and double), got dtype {dtype}")
+    return dtype
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def fma32(a, x, y):
+    """``RN32(a*x + y)`` with a single rounding, elementwise, as a new float32 array.
+
+    ``a`` is a float32 scalar, ``x`` and ``y`` float32 arrays (broadcast together).
+
+    Method: in float64 the product ``p = a*x`` is exact (24-bit by 24-bit significands,
+    exponents well inside double range). ``s = RN64(p + y)`` rounded to float32 is the
+    correctly rounded sum except when double rounding bites, which needs ``s`` to sit
+    exactly on a float32 midpoint (low 29 mantissa bits ``0x10000000``) while ``p + y != s``,
+    or ``s`` in float32's subnormal range (a coarser grid). Only those elements get the
+    exact error from TwoSum and are rounded to odd (a sticky last bit) before the cast;
+    rounding to odd at 53 bits then to nearest at 24 bits is a single correct rounding.
+    inf and NaN propagate as in a hardware fma; a sum beyond float32's range becomes inf
+    when cast, as the fma's result does; signed zeros follow IEEE addition in both.
+    """
+    a64 = np.float64(np.float32(a))
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are results, as in fma
+        s = x.astype(np.float64)
+        s *= a64
+        s = s + y  # broadcasts; float32 y is widened exactly
+        out = s.astype(np.float32)
+    bits = s.view(np.int64)
+    doubt = (bits & _LOW29) == _MID
+    doubt |= np.abs(out) < _FLT_MIN
+    if doubt.any():
+        idx = np.flatnonzero(doubt)
+        xb, yb = np.broadcast_arrays(x, y)
+        p = xb.reshape(-1)[idx].astype(np.float64) * a64
+        sv = s.reshape(-1)[idx]
+        yv = yb.reshape(-1)[idx].astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            _, err = _two_sum(p, yv)
+        fix = np.isfinite(sv) & (err != 0)
+        if fix.any():
+            sbits = sv.view(np.int64).copy()
+            even = fix & ((sbits & 1) == 0)
+            away = (err > 0) == (sv > 0)
+            sbits[even] += np.where(away[even], 1, -1)
+            out.reshape(-1)[idx] = sbits.view(np.float64).astype(np.float32)
+    return out
+
+
+def axpy(a, x, y):
+    """Caffe's ``caffe_axpy``: ``y <- a*x + y`` in place on ``y`` (also returned).
+
+    float32: one rounding (OpenBLAS ``saxpy`` as a fused multiply-add). float64: ``a*x + y``
+    with two roundings. As in OpenBLAS, ``a == 0`` returns at once and leaves ``y``
+    untouched, even where ``x`` holds inf or NaN.
+    """
+    if a == 0:
+        return y
+    if y.dtype == np.float32:
+        a = np.float32(a)
+        if a == 1:  # 1*x is exact, so the fma is one float32 addition
+            np.add(y, x, out=y)
+        elif a == -1:
+            np.subtract(y, x, out=y)
+        else:
+            y[...] = fma32(a, x, y)
+        return y
+    y += np.float64(a) * x
+    return y
+
+
+def axpby(alpha, x, beta, y):
+    """Caffe's ``caffe_cpu_axpby`` outside MKL: ``scal(beta, y)`` then ``axpy(alpha, x, y)``.
+
+    OpenBLAS 0.3.21's ``scal`` by 0 writes zeros (NaN and inf in ``y`` do not survive).
+    """
+    if beta == 0:
+        y[...] = 0
+    elif beta != 1:
+        y *= y.dtype.type(beta)
+    return axpy(alpha, x, y)
+
+
+def powx(x, p):
+    """Caffe's ``caffe_powx``: ``x ** p`` elementwise with a scalar exponent ``p``.
+
+    float32: glibc's ``powf`` bit for bit. float64: NumPy's double power (libm's ``pow``
+    on most builds; within an ulp of it everywhere).
+    """
+    x = np.asarray(x)
+    if x.dtype == np.float32:
+        return powf(x, np.float32(p))
+    with np.errstate(all="ignore"):
+        return np.power(x, np.float64(p))
