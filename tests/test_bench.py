@@ -429,3 +429,37 @@ def test_installed_peer_agrees_with_the_formula(name, case_name):
         bottom_diff = runner.bottom_diff_of(runner.backward())
         check = bench.check_outputs(bottom_diff, layer.backward(top_diff))
         assert check["ok"], check
+
+
+# ---------------------------------------------------------------------------- the engine itself
+
+def test_quick_run_times_the_engine_and_checks_its_modes(tmp_path):
+    """The built-in registry: the engine is timed, its modes agree, the floor is checked."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--in-process", "--peers", "floor", "--threads", "1",
+                 "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["implementations"]["exact"]["version"] is not None
+    for cell in doc["cells"]:
+        assert cell["times"]["exact"]["median_ms"] > 0
+        assert cell["checks"]["floor"]["ok"]
+    # One image at a time and the whole batch at once, besides the default chunking.
+    assert len(doc["identity"]["modes"]) >= 2
+    assert doc["done_means"]["bit_identical_across_modes"] == "PASS"
+    [memory] = [m for m in doc["memory"] if m["mode"] == "exact"]
+    assert memory["top_bytes"] == memory["blob_bytes"]
+    assert memory["peak_extra_bytes"] >= memory["top_bytes"]  # the top, at least
+
+
+def test_engine_output_in_the_benchmark_is_the_layers():
+    """What the harness times for the engine is LRNLayer's own result."""
+    from caffe_lrn import LRNLayer
+
+    impl = next(i for i in bench_peers.default_registry() if i.kind == EXACT)
+    for name in bench.CASE_NAMES:
+        case = bench.make_case(name, quick=True)
+        bottom, top_diff = case.inputs()
+        runner = impl.prepare(case, bottom, top_diff, 1)
+        layer = LRNLayer(case.params)
+        assert np.array_equal(runner.forward(), layer.forward(bottom))
+        assert np.array_equal(runner.backward(), layer.backward(top_diff))
