@@ -9,8 +9,9 @@ Cases (issue 6), float32, seeded realistic inputs (ReLU'd Gaussian x 10, as afte
 Each (case, pass, thread count) cell is the median of repeated calls after warm-up. Each
 thread count runs in its own fresh process whose BLAS/OpenMP/TensorFlow thread settings are
 fixed in the environment before NumPy or any framework loads (they cannot be changed
-afterwards); every implementation of one thread count runs in that one process, one after
-the other, on the same inputs. Every peer's output is checked against the exact engine's
+afterwards); every implementation of one thread count runs in that one process on the same
+inputs, timed in interleaved rounds (one call of each per round) so that load from elsewhere
+on a shared machine falls on all of them alike. Every peer's output is checked against the exact engine's
 (max float32 ULP, relative error) so that a mis-configured peer cannot win by computing
 something else; a peer that fails its check is left out of "fastest peer".
 

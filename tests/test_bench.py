@@ -77,14 +77,13 @@ def _standin(name="exact", kind=EXACT, alpha_factor=1.0, mode_alpha_factor=None)
                           backward=lambda: layer.backward(top_diff))
         return prepare
 
-    modes = None
-    if mode_alpha_factor is not None:
-        def modes(case, bottom, top_diff, threads):
-            return {"chunk_images=1": prepare_with(mode_alpha_factor)(case, bottom, top_diff,
-                                                                      threads)}
+    def modes(case, bottom, top_diff, threads):
+        return {"chunk_images=1": prepare_with(mode_alpha_factor)(case, bottom, top_diff,
+                                                                  threads)}
     return Implementation(name, kind, f"textbook x{alpha_factor:g}", lambda: "test",
                           prepare_with(alpha_factor),
-                          make_layer=lambda params, threads: TextbookLayer(params), modes=modes)
+                          make_layer=lambda params, threads: TextbookLayer(params),
+                          modes=None if mode_alpha_factor is None else modes)
 
 
 def _unavailable(name, kind):
