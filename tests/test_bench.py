@@ -462,3 +462,19 @@ def test_engine_output_in_the_benchmark_is_the_layers():
         layer = LRNLayer(case.params)
         assert np.array_equal(runner.forward(), layer.forward(bottom))
         assert np.array_equal(runner.backward(), layer.backward(top_diff))
+
+
+@pytest.mark.frameworks
+def test_every_installed_peer_agrees_with_the_engine_in_a_quick_run(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--in-process", "--threads", "1", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    installed = [n for n, info in doc["implementations"].items()
+                 if info["kind"] == PEER and info["version"] is not None]
+    for cell in doc["cells"]:
+        for name in installed:
+            if "median_ms" in cell["times"][name]:
+                check = cell["checks"][name]
+                assert check["ok"] and check["against"] == "exact", (cell["case"], name, check)
+                if cell["pass"] == "forward":
+                    assert check["max_ulp"] <= 16, (cell["case"], name, check)
