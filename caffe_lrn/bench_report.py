@@ -80,15 +80,29 @@ def _cell_flags(summary):
             "fast_vs_peer_and_floor": _flag(fast_ok)}
 
 
-def _thread_scaling(cells, exact, config):
-    by_threads = {c["threads"]: _median(c, exact) for c in cells
-                  if c["case"] == "A" and c["pass"] == "forward"}
-    one, two = by_threads.get(1), by_threads.get(2)
-    speedup = _ratio(one, two)
-    return {"case": "A", "pass": "forward", "ms_by_threads": {str(k): v for k, v in
-                                                              sorted(by_threads.items())},
-            "speedup_2_over_1": speedup,
-            "flag": _flag(None if speedup is None else speedup >= THREAD_SPEEDUP)}
+#: NumPy's np.power runs on one thread, so the floor should take the same time at every
+#: thread count; a larger spread means the machine was busy with something else.
+FLOOR_SPREAD_WARNING = 1.25
+
+
+def _thread_scaling(cells, exact, floor, engine_threads):
+    """Exact forward on A at 1 and 2 threads, and the floor's spread as a noise gauge."""
+    def by_threads(name):
+        return {c["threads"]: _median(c, name) for c in cells
+                if c["case"] == "A" and c["pass"] == "forward" and name}
+    ms = by_threads(exact)
+    floor_ms = by_threads(floor)
+    speedup = _ratio(ms.get(1), ms.get(2))
+    floor_values = [v for v in floor_ms.values() if v]
+    spread = max(floor_values) / min(floor_values) if len(floor_values) > 1 else None
+    # Without an engine thread setting a "speedup" can only be noise: it is not judged.
+    judged = speedup if engine_threads else None
+    return {"case": "A", "pass": "forward",
+            "ms_by_threads": {str(k): v for k, v in sorted(ms.items())},
+            "floor_ms_by_threads": {str(k): v for k, v in sorted(floor_ms.items())},
+            "floor_spread": spread, "noisy": bool(spread and spread > FLOOR_SPREAD_WARNING),
+            "speedup_2_over_1": speedup, "engine_threads": engine_threads,
+            "flag": _flag(None if judged is None else judged >= THREAD_SPEEDUP)}
 
 
 def _identity(cells, name):
@@ -133,7 +147,9 @@ def build_report(config, machine, results, in_process=False):
     exact_memory = next((m for m in memory if m["mode"] == "exact"), None)
     memory_flag = _flag(None if exact_memory is None
                         else exact_memory["peak_extra_beyond_top_blobs"] <= MEMORY_BLOBS)
-    scaling = _thread_scaling(cells, exact, config)
+    floor = next((n for n, k in kinds.items() if k == FLOOR), None)
+    engine_threads = any(r["engine_threads"] for r in results)
+    scaling = _thread_scaling(cells, exact, floor, engine_threads)
     identity = _identity(cells, exact)
     one_thread = [c for c in cells if c["threads"] == 1]
 
@@ -148,10 +164,15 @@ def build_report(config, machine, results, in_process=False):
         for note in result["notes"]:
             if note not in notes:
                 notes.append(note)
-    engine_threads = any(r["engine_threads"] for r in results)
     if not engine_threads:
         notes.append("the engine takes no thread count yet (LRNLayer(..., threads=N)): its "
-                     "multi-thread cells run single-threaded engine code")
+                     "multi-thread cells run single-threaded engine code, and the two-thread "
+                     "speedup is not judged")
+    if scaling["noisy"]:
+        notes.append(f"the single-threaded np.power floor on A took "
+                     f"{scaling['floor_spread']:.2f}x longer in one thread-count run than in "
+                     f"another: the machine was busy; compare ratios within a run, not times "
+                     f"across runs")
     if in_process:
         notes.append("in-process run: BLAS and TensorFlow thread pools are fixed when they load, "
                      "so only torch, ONNX Runtime, OpenCV and engine thread counts follow")
@@ -303,8 +324,14 @@ def format_report(report):
     if not report["memory"]:
         out.append("memory: n/a (the engine is not available)")
     scaling = report["thread_scaling"]
-    out.append(f"threads, exact forward on A: {scaling['ms_by_threads']} ms; speedup 2/1 "
-               f"{_x(scaling['speedup_2_over_1'])}")
+    times = ", ".join(f"{t} thread(s) {_ms(v)} ms"
+                      for t, v in scaling["ms_by_threads"].items())
+    floors = ", ".join(f"{_ms(v)}" for v in scaling["floor_ms_by_threads"].values())
+    out.append(f"threads, exact forward on A: {times or 'n/a'}; speedup 2/1 "
+               f"{_x(scaling['speedup_2_over_1'])}"
+               + ("" if scaling["engine_threads"] else " (engine has no thread setting)")
+               + (f"; floor {floors} ms (single-threaded: a spread means noise)"
+                  if floors else ""))
     identity = report["identity"]["per_cell"]
     if identity:
         out.append(f"exact outputs bit-identical across {', '.join(report['identity']['modes'])}: "

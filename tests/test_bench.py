@@ -318,6 +318,22 @@ def test_done_means_arithmetic():
     assert "1.67x" in text and "0.69x" in text
 
 
+def test_thread_speedup_is_not_judged_without_engine_threads_and_noise_is_reported():
+    config = bench.default_config(cases=["A"], threads=[1, 2], quick=True)
+    one = [_cell("A", "forward", 1, {"exact": 2000.0, "floor": 27.0})]
+    two = [_cell("A", "forward", 2, {"exact": 1000.0, "floor": 13.5})]
+    results = [_result(1, one), _result(2, two)]
+    for result in results:
+        result["engine_threads"] = False
+    doc = bench_report.build_report(config, bench.machine_info(), results)
+    scaling = doc["thread_scaling"]
+    assert scaling["speedup_2_over_1"] == pytest.approx(2.0)
+    assert scaling["flag"] == "n/a" and doc["done_means"]["two_thread_speedup"] == "n/a"
+    assert scaling["floor_spread"] == pytest.approx(2.0) and scaling["noisy"]
+    assert any("machine was busy" in note for note in doc["notes"])
+    assert "engine has no thread setting" in bench_report.format_report(doc)
+
+
 def test_identity_flag_fails_when_threads_change_the_bits():
     config = bench.default_config(cases=["A"], threads=[1, 2], quick=True)
     one = [_cell("A", "forward", 1, {"exact": 1.0})]
