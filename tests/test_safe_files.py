@@ -44,6 +44,10 @@ WRITERS = {
     "verify": [
         ("plot", lambda d: ["verify", "--example", "--plot"], "ulps.png"),
     ],
+    "bench": [
+        ("json", lambda d: ["bench", "--quick", "--in-process", "--peers", "none", "--json"],
+         "bench.json"),
+    ],
     "convert": [
         ("json", lambda d: ["convert", str(NET), "--to", "onnx"], "doc_out.json"),
         ("python", lambda d: ["convert", str(NET), "--to", "tf", "--emit", "python"],
@@ -84,8 +88,9 @@ def test_existing_output_needs_force(tmp_path, command, label, argv, name):
     bundled = _digest(EXAMPLES)
 
     def cli(*extra):
-        # --plot takes the output itself; every other writer takes -o.
-        where = [str(output)] if argv(inputs)[-1] == "--plot" else ["-o", str(output)]
+        # --plot and --json take the output themselves; every other writer takes -o.
+        where = ([str(output)] if argv(inputs)[-1] in ("--plot", "--json")
+                 else ["-o", str(output)])
         return run_cli(argv(inputs) + where + list(extra))
 
     # verify --plot needs matplotlib (the plot extra); without it the command must still
