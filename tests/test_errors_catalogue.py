@@ -122,3 +122,21 @@ def test_os_errors_are_one_line_and_leave_no_temporary(tmp_path, monkeypatch):
     assert_one_line_error(code, err)
     assert err == f"caffe-lrn: error: {tmp_path / 'new.prototxt'}: No space left on device\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch):
+    import numpy as np
+
+    import caffe_lrn.chunks
+
+    np.save(tmp_path / "x.npy", np.ones((2, 3, 5, 4), np.float32))
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(caffe_lrn.chunks, "read_images", exhausted)
+    code, out, err = run_cli(["run", "--lrn-param", "local_size: 3", "--input",
+                              str(tmp_path / "x.npy"), "-o", str(tmp_path / "out.npz")])
+    assert_one_line_error(code, err)
+    assert "out of memory (try a smaller --max-memory or --chunk)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

@@ -73,7 +73,7 @@ def main(argv=None):
     except MemoryError:
         if args.debug:
             raise
-        print("caffe-lrn: error: out of memory (try a smaller batch or --chunk)",
+        print("caffe-lrn: error: out of memory (try a smaller --max-memory or --chunk)",
               file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
