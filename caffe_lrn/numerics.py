@@ -66,7 +66,9 @@ def fma32(a, x, y):
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are results, as in fma
         s = x.astype(np.float64)
         s *= a64
-        s = s + y  # broadcasts; float32 y is widened exactly
+        # C order, so that out.reshape(-1) below is a view: for a Fortran-ordered or
+        # otherwise non-C layout it is a copy, and the corrections written to it were lost.
+        s = np.ascontiguousarray(s + y)  # broadcasts; float32 y is widened exactly
         out = s.astype(np.float32)
     bits = s.view(np.int64)
     doubt = (bits & _LOW29) == _MID
