@@ -36,8 +36,8 @@ JSON_VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6),
     st.sampled_from(["tf", "torch", "onnx", "caffe", "WITHIN_CHANNEL", "ACROSS_CHANNELS",
                      "caffe-lrn-convert", 0, -1, 2, 4, 1e39, -0.0, 5e-324, [], {}, [1, 2],
-                     {"framework": "tf"}, {"depth_radius": 2}]),
-)
+                     {"framework": "tf"}, {"depth_radius": 2}]).map(copy.deepcopy),
+)  # deepcopy: a later mutation must not edit the strategy's own list or dict
 
 
 def _paths(value, prefix=()):

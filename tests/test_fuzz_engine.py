@@ -25,7 +25,7 @@ from caffe_lrn import LRNLayer
 from caffe_lrn.errors import BlobError, CaffeLRNError, ParameterError
 from caffe_lrn.layers import lrn as lrn_module
 from caffe_lrn.layers.pooling import ave_pool_backward, ave_pool_forward
-from caffe_lrn.numerics import axpy
+from caffe_lrn.numerics import axpy, fma32
 from caffe_lrn.params import LRNParams
 from fuzzing import assert_one_line_error, fuzz_tests, run_cli, typed_or_ok
 
@@ -228,6 +228,50 @@ test_first_window_quick, test_first_window_long = fuzz_tests(
     params(max_size=61).filter(lambda p: p.local_size < 100).map(
         lambda p: LRNParams(**{**p.as_dict(), "norm_region": "ACROSS_CHANNELS"})),
     quick=100, long=1000)
+
+
+def check_fma_layouts(a, x, x_layout, y_layout):
+    """fma32 (the single-rounding axpy) gives the same bits whatever the arrays' layouts."""
+    y = (x[::-1] * np.float32(0.5)).copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = fma32(a, np.ascontiguousarray(x), np.ascontiguousarray(y))
+        got = fma32(a, _layout(x, x_layout), _layout(y, y_layout))
+    assert _same_bits(got, expected)
+
+
+def _layout(array, kind):
+    if kind == "fortran":
+        return np.asfortranarray(array)
+    if kind == "reversed":
+        return np.ascontiguousarray(array[::-1, ::-1])[::-1, ::-1]
+    if kind == "strided":
+        return np.repeat(array, 2, axis=1)[:, ::2]
+    return array
+
+
+# Values near the double-rounding cases the fma emulation corrects: float32 midpoints of
+# products, subnormals, and the smallest subnormal as the addend.
+FMA_VALUES = st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False),
+                       st.sampled_from([1.5, 2.25, 1e-45, -1e-45, 1.1754942e-38, 3.0, 0.0]))
+test_fma_layouts_quick, test_fma_layouts_long = fuzz_tests(
+    check_fma_layouts, st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False,
+                                           min_value=-2.0**100, max_value=2.0**100),
+                                 st.sampled_from([8.474338e14, 0.5, 3.0, -1e-4])),
+    hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(1, 4)),
+               elements=FMA_VALUES),
+    st.sampled_from(["c", "fortran", "reversed", "strided"]),
+    st.sampled_from(["c", "fortran", "reversed", "strided"]), quick=150, long=1500)
+
+
+def test_fma_fortran_order_keeps_its_corrections():
+    # a*x is a float32 midpoint and y the smallest subnormal: the sum must round up. The
+    # correction was written to a copy for Fortran-ordered arrays and lost (1 ULP off).
+    a = np.float32(3.643965359049933e+16) / np.float32(43)
+    x = np.full((2, 2, 2), 2.25, np.float32)
+    y = np.full((2, 2, 2), 1e-45, np.float32)
+    expected = fma32(a, x, y)
+    assert (expected.view(np.uint32) == 1490601225).all()
+    assert _same_bits(fma32(a, np.asfortranarray(x), np.asfortranarray(y)), expected)
 
 
 def _pool_every_offset(bottom, kernel, pad):
