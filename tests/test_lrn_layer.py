@@ -4,6 +4,7 @@ import pytest
 
 import caffe_lrn
 from caffe_lrn import LRNLayer, LRNParams, load_net, lrn_layers
+from caffe_lrn.backend import numba_available
 from caffe_lrn.compare import count_differing, ulp_distance
 from caffe_lrn.errors import BlobError, LayerStateError, ParameterError
 from caffe_lrn.layers import lrn as lrn_module
@@ -40,10 +41,14 @@ def test_reference_cases_are_all_covered(refs, cases):
     assert sorted(c["name"] for c in cases) == sorted(CASE_NAMES)
 
 
+BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_bit_for_bit_with_caffe(refs, name):
+def test_bit_for_bit_with_caffe(refs, name, backend):
     case = refs[name]
-    top, bottom_diff = run_case(case)
+    top, bottom_diff = run_case(case, backend=backend)
     differing_top = count_differing(top, case["top"])
     differing_diff = count_differing(bottom_diff, case["bottom_diff"])
     print(f"{name}: top {differing_top} of {top.size} differ, bottom_diff {differing_diff} "
@@ -77,11 +82,11 @@ def test_the_cases_need_the_exact_primitives(refs, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(lrn_module, "axpy", two_rounding_axpy)
-        top, _ = run_case(case)
+        top, _ = run_case(case, backend="numpy")
     assert count_differing(top, case["top"]) > 0
     with monkeypatch.context() as patch:
         patch.setattr(lrn_module, "powx", lambda x, p: np.power(x, np.float32(p)))
-        top, bottom_diff = run_case(case)
+        top, bottom_diff = run_case(case, backend="numpy")
     assert count_differing(top, case["top"]) + count_differing(
         bottom_diff, case["bottom_diff"]) > 0
 
