@@ -21,6 +21,7 @@ COMMANDS = (
     "caffe_lrn.cli.upgrade_cmd",
     "caffe_lrn.cli.run_cmd",
     "caffe_lrn.cli.convert_cmd",
+    "caffe_lrn.cli.verify_cmd",
 )
 
 

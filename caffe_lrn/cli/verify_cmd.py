@@ -1,0 +1,219 @@
+"""``caffe-lrn verify``: check reference LRN activations against caffe-lrn's engine.
+
+    caffe-lrn verify NET --blobs REF [--layer NAME ...] [--max-ulp N] [--json]
+                     [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
+                     [--plot OUT.png [--force]]
+    caffe-lrn verify --example
+
+Exit 0 when every checked layer passes, 1 when any fails or cannot be verified, 2 on
+usage errors.
+"""
+import math
+import sys
+
+from caffe_lrn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+DESCRIPTION = """\
+Run each LRN layer of NET on its bottom blob from a reference dump REF and compare the
+result with REF's top blob, element by element, in float32 ULPs. By default a layer passes
+only when it is bit-identical; --max-ulp N accepts up to N ULP (for references from other
+Caffe builds: GPU, MKL). A NaN/inf pattern mismatch always fails.
+
+NET: a Caffe net, text (.prototxt) or binary (.caffemodel), any format version.
+REF: an .npz keyed by Caffe blob names, or a directory of <blob>.npy or <blob>.binaryproto
+files (one per blob). In file names and npz keys '/' is written %2F and '%' is written %25
+(GoogLeNet's pool1/norm1 -> pool1%2Fnorm1.npy).
+
+--example runs the bundled examples: three BVLC nets whose LRN blobs were dumped by a real
+Caffe build."""
+
+
+def _non_negative(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of ULPs, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return int(value) if value == int(value) else value
+
+
+def register(subparsers):
+    from caffe_lrn.verify import FRAMEWORKS
+
+    parser = subparsers.add_parser(
+        "verify", help="verify reference LRN activations (float32 ULPs, bit for bit)",
+        description=DESCRIPTION, formatter_class=_formatter())
+    parser.add_argument("net", nargs="?", metavar="NET",
+                        help="Caffe net: .prototxt or .caffemodel (text or binary)")
+    parser.add_argument("--blobs", metavar="REF",
+                        help="reference blobs: .npz, or a directory of .npy/.binaryproto files")
+    parser.add_argument("--layer", action="append", metavar="NAME", dest="layers",
+                        help="check only this LRN layer (repeatable; default: all)")
+    parser.add_argument("--max-ulp", type=_non_negative, metavar="N", default=None,
+                        help="pass layers at most N float32 ULP away (default: bit-identical)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON (schema caffe-lrn/verify/1)")
+    parser.add_argument("--against", action="append", choices=FRAMEWORKS, default=[],
+                        metavar="FRAMEWORK",
+                        help="also run each layer converted to FRAMEWORK (tf, torch, onnx) "
+                             "and report its distance from the reference (repeatable)")
+    parser.add_argument("--against-max-ulp", type=_non_negative, metavar="N", default=None,
+                        help="fail a layer when a --against framework is more than N ULP "
+                             "away (default: framework distances are informational)")
+    parser.add_argument("--native", action="store_true",
+                        help="with --against, run the framework's own LRN op "
+                             "(tf.nn.local_response_normalization, torch LocalResponseNorm, "
+                             "ONNX LRN) instead of Caffe's order of operations in its ops")
+    parser.add_argument("--plot", metavar="OUT.png",
+                        help="draw per-channel max ULP of each layer (needs matplotlib)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite the --plot file if it exists")
+    parser.add_argument("--example", action="store_true",
+                        help="verify the bundled BVLC examples (no NET/--blobs needed)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _formatter():
+    import argparse
+
+    return argparse.RawDescriptionHelpFormatter
+
+
+def _usage_error(message):
+    print(f"caffe-lrn verify: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# A bar only for runs long enough to want one: many layers or large blobs.
+PROGRESS_MIN_ELEMENTS = 1 << 21
+PROGRESS_MIN_LAYERS = 8
+
+
+def _progress_factory(total, label, layer_count):
+    from caffe_lrn.progress import Progress
+
+    long_run = total >= PROGRESS_MIN_ELEMENTS or layer_count >= PROGRESS_MIN_LAYERS
+    # enabled=None: drawn only when stderr is a terminal.
+    return Progress(total, label, stream=sys.stderr, enabled=None if long_run else False)
+
+
+def _options(args):
+    return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
+                against_max_ulp=args.against_max_ulp, native=args.native,
+                progress_factory=_progress_factory)
+
+
+def run(args):
+    if args.example:
+        if args.net or args.blobs:
+            return _usage_error("--example takes no NET or --blobs")
+        if args.layers:
+            return _usage_error("--example checks every LRN layer; --layer needs NET")
+    else:
+        if not args.net:
+            return _usage_error("NET is required (or --example for the bundled examples)")
+        if not args.blobs:
+            return _usage_error("--blobs REF is required: the reference blobs to verify")
+    if args.force and not args.plot:
+        return _usage_error("--force applies to --plot only")
+    if args.against_max_ulp is not None and not args.against:
+        return _usage_error("--against-max-ulp needs --against FRAMEWORK")
+    if args.native and not args.against:
+        return _usage_error("--native needs --against FRAMEWORK")
+    if args.plot:
+        from caffe_lrn.fileio import check_output_path
+
+        check_output_path(args.plot, args.force)  # refuse before the work, not after
+
+    from caffe_lrn import report as render
+    from caffe_lrn.verify import verify_paths
+
+    if args.example:
+        reports = _run_examples(args)
+    else:
+        reports = [verify_paths(args.net, args.blobs, **_options(args))]
+
+    policy = dict(max_ulp=args.max_ulp, against=args.against,
+                  against_max_ulp=args.against_max_ulp, native=args.native)
+    if args.json:
+        sys.stdout.write(render.render_json(reports, **policy))
+    elif args.example:
+        sys.stdout.write(_render_examples(reports, args))
+    else:
+        sys.stdout.write(render.render_text(reports))
+    if args.plot:
+        from caffe_lrn.plot import plot_channel_ulps
+
+        plot_channel_ulps(reports, args.plot, force=args.force)
+        if not args.json:
+            print(f"plot: per-channel max ULP written to {args.plot}")
+    sys.stdout.flush()
+    return EXIT_OK if reports and all(r.passed for r in reports) else EXIT_FAILURE
+
+
+def _run_examples(args):
+    from caffe_lrn.bundled import EXAMPLES, example_paths
+    from caffe_lrn.verify import verify_paths
+
+    reports = []
+    for example in EXAMPLES:
+        with example_paths(example) as (net, blobs):
+            report = verify_paths(net, blobs, title=example.title, **_options(args))
+        # Show the shipped file names, not the temporary paths a zipped install would use.
+        report.net = f"caffe_lrn/examples/{example.net}"
+        report.blobs = f"caffe_lrn/examples/{example.blobs}"
+        reports.append(report)
+    return reports
+
+
+def _render_examples(reports, args):
+    from caffe_lrn import report as render
+    from caffe_lrn.bundled import EXAMPLES, PROVENANCE
+
+    about = {example.title: example for example in EXAMPLES}
+    lines = [
+        "caffe-lrn verify --example",
+        "",
+        _wrap("Checks caffe-lrn's LRN engine against a real Caffe build: every LRN layer of "
+              "three BVLC nets is run on its bottom blob, and the result is compared with "
+              "Caffe's own top blob, element by element, in float32 ULPs."),
+        _wrap(PROVENANCE),
+        _wrap(f"Policy: a layer passes when it is {render.policy_text(args.max_ulp)}."),
+    ]
+    for number, report in enumerate(reports, 1):
+        example = about[report.title]
+        counts = report.counts()
+        verdict = "PASS" if report.passed else "FAIL"
+        lines += [
+            "",
+            f"[{number}/{len(reports)}] {example.title}: {verdict}"
+            f" ({counts['pass']} of {len(report.checks)} layers)",
+            _wrap(example.about + ".", indent="  "),
+            f"  net:       {report.net}",
+            f"  reference: {report.blobs}",
+            "",
+            render.render_table(report, compact=True),
+        ]
+        extra = render.notes(report)
+        if extra:
+            lines += [""] + ["  " + note for note in extra]
+    lines += ["", render.summary_line(reports)]
+    if all(report.passed for report in reports):
+        summary = render.summary(reports)
+        lines.append(
+            "Every LRN output matches Caffe's" +
+            (" bit for bit." if summary["differing"] == 0 else
+             f" within {render.fmt_ulp(float(args.max_ulp))} ULP."))
+    lines += ["", "Your own net: caffe-lrn verify NET --blobs REF.npz   (caffe-lrn verify -h)"]
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(text, width=79, indent=""):
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, initial_indent=indent,
+                                   subsequent_indent=indent))

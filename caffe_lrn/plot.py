@@ -1,0 +1,75 @@
+"""``--plot``: per-channel max ULP of each verified layer, as a PNG.
+
+Needs the optional ``plot`` extra (matplotlib); without it :class:`MissingDependencyError`.
+The file is written atomically and never over an existing file unless ``force``.
+"""
+import math
+
+import numpy as np
+
+from caffe_lrn.errors import MissingDependencyError
+from caffe_lrn.fileio import check_output_path, write_atomic
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingDependencyError(
+            "--plot needs matplotlib: pip install 'caffe-lrn[plot]'") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def channel_series(reports):
+    """``(label, per-channel max ULP)`` for every layer that was compared."""
+    series = []
+    for report in reports:
+        prefix = f"{report.title or report.net_name}: " if len(reports) > 1 else ""
+        for check in report.checks:
+            if check.comparison is not None:
+                series.append((f"{prefix}{check.layer} ({check.bottom} -> {check.top})",
+                               check.comparison.channel_max_ulp))
+    return series
+
+
+def plot_channel_ulps(reports, path, force=False):
+    """Draw one panel per layer: max float32 ULP distance in each channel."""
+    check_output_path(path, force)
+    plt = _pyplot()
+    series = channel_series(reports)
+    if not series:
+        from caffe_lrn.errors import BlobError
+
+        raise BlobError("nothing to plot: no layer could be compared")
+    fig, axes = plt.subplots(len(series), 1, figsize=(9, 1.9 * len(series) + 0.6),
+                             squeeze=False)
+    for ax, (label, values) in zip(axes[:, 0], series):
+        values = np.asarray(values, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        cap = (finite.max() if finite.size else 0.0) + 1.0
+        shown = np.where(np.isfinite(values), values, cap)
+        channels = np.arange(values.size)
+        ax.bar(channels, shown, width=1.0, color="#3b6ea8")
+        if not np.isfinite(values).all():
+            bad = ~np.isfinite(values)
+            ax.bar(channels[bad], shown[bad], width=1.0, color="#c0392b",
+                   label="NaN/inf mismatch")
+            ax.legend(loc="upper right", fontsize=7)
+        top = values.max()
+        ax.set_title(f"{label}: max {'inf' if not math.isfinite(top) else f'{top:g}'} ULP",
+                     fontsize=9, loc="left")
+        ax.set_ylabel("max ULP", fontsize=8)
+        ax.set_xlim(-0.5, values.size - 0.5)
+        ax.set_ylim(0, max(1.0, shown.max() * 1.1))
+        ax.tick_params(labelsize=7)
+    axes[-1, 0].set_xlabel("channel", fontsize=8)
+    fig.tight_layout()
+    try:
+        write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=110),
+                     force=force)
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,293 @@
+"""Rendering verification reports: a readable table, and JSON with a fixed schema.
+
+JSON schema (``"schema": "caffe-lrn/verify/1"``)::
+
+    {
+      "schema": "caffe-lrn/verify/1",
+      "caffe_lrn_version": "0.1.0",
+      "passed": true,                     # every layer of every run passed
+      "policy": {"max_ulp": null,         # null: bit-identical required; else N ULP allowed
+                 "against": ["tf"],       # frameworks also run
+                 "against_max_ulp": null, # null: framework distances are informational
+                 "native": false},        # true: the frameworks' own LRN ops were run
+      "summary": {"runs": 1, "layers": 2, "passed": 2, "failed": 0, "unverifiable": 0,
+                  "compared": 580800, "differing": 0},
+      "runs": [{
+        "title": null,                    # a name for bundled examples, else null
+        "net": "alexnet_deploy.prototxt", "net_name": "AlexNet",
+        "blobs": "alexnet_blobs.npz", "blobs_format": "npz",  # or npy-dir, binaryproto-dir
+        "passed": true,
+        "layers": [{
+          "layer": "norm1", "index": 3, "bottom": "conv1", "top": "norm1",
+          "lrn_param": {"local_size": 5, "alpha": 9.99999974738e-05, "beta": 0.75,
+                        "norm_region": "ACROSS_CHANNELS", "k": 1.0, "engine": "DEFAULT"},
+          "shape": [1, 96, 55, 55],       # null when the blobs could not be read
+          "dtype": "float32",
+          "status": "pass",               # pass | fail | unverifiable
+          "reason": null,                 # why it failed or could not be verified
+          "seconds": 0.05,
+          "metrics": {                    # null when unverifiable
+            "compared": 290400, "differing": 0,
+            "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0.0, "mean_ulp": 0.0,
+            "nan_mismatch": 0, "inf_mismatch": 0, "pattern_agrees": true,
+            "worst": null                 # or {"index": [n, c, h, w], "reference": r,
+          },                              #     "ours": o, "ulp": d}
+          "against": [{"framework": "tf", "form": "caffe-order",  # or "native"
+                       "error": null, "seconds": 0.3,
+                       "metrics": {...same keys...}}]
+        }]
+      }]
+    }
+
+Non-finite numbers are written as the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (JSON has
+no such numbers); every other number is a JSON number.
+"""
+import json
+import math
+
+from caffe_lrn.verify import FAIL, PASS, UNVERIFIABLE
+
+SCHEMA = "caffe-lrn/verify/1"
+_REGION = {"ACROSS_CHANNELS": "ACROSS", "WITHIN_CHANNEL": "WITHIN"}
+_STATUS = {PASS: "PASS", FAIL: "FAIL", UNVERIFIABLE: "UNVERIFIABLE"}
+
+
+def _json_number(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {key: _clean(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(value) for value in obj]
+    return _json_number(obj)
+
+
+def layer_record(check):
+    """One layer's JSON record."""
+    return {
+        "layer": check.layer,
+        "index": check.index,
+        "bottom": check.bottom,
+        "top": check.top,
+        "lrn_param": check.params.as_dict(),
+        "shape": None if check.shape is None else list(check.shape),
+        "dtype": check.dtype,
+        "status": check.status,
+        "reason": check.reason,
+        "seconds": round(check.seconds, 6),
+        "metrics": None if check.comparison is None else check.comparison.as_dict(),
+        "against": [{
+            "framework": fw.framework,
+            "form": "native" if fw.native else "caffe-order",
+            "error": fw.error,
+            "seconds": round(fw.seconds, 6),
+            "metrics": None if fw.comparison is None else fw.comparison.as_dict(),
+        } for fw in check.against],
+    }
+
+
+def run_record(report):
+    return {
+        "title": report.title,
+        "net": report.net,
+        "net_name": report.net_name,
+        "blobs": report.blobs,
+        "blobs_format": report.blobs_kind,
+        "passed": report.passed,
+        "layers": [layer_record(check) for check in report.checks],
+    }
+
+
+def summary(reports):
+    checks = [check for report in reports for check in report.checks]
+    measured = [check.comparison for check in checks if check.comparison is not None]
+    return {
+        "runs": len(reports),
+        "layers": len(checks),
+        "passed": sum(check.status == PASS for check in checks),
+        "failed": sum(check.status == FAIL for check in checks),
+        "unverifiable": sum(check.status == UNVERIFIABLE for check in checks),
+        "compared": sum(c.compared for c in measured),
+        "differing": sum(c.differing for c in measured),
+    }
+
+
+def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=False):
+    """The JSON document (a dict) for a list of :class:`NetReport`."""
+    from caffe_lrn import __version__
+
+    document = {
+        "schema": SCHEMA,
+        "caffe_lrn_version": __version__,
+        "passed": bool(reports) and all(report.passed for report in reports),
+        "policy": {"max_ulp": max_ulp, "against": list(against),
+                   "against_max_ulp": against_max_ulp, "native": native},
+        "summary": summary(reports),
+        "runs": [run_record(report) for report in reports],
+    }
+    return _clean(document)
+
+
+def render_json(reports, **policy):
+    return json.dumps(to_json(reports, **policy), indent=2, allow_nan=False) + "\n"
+
+
+# -- the table ------------------------------------------------------------------------------
+
+def fmt_ulp(value):
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return "inf"
+    if value == int(value):
+        return f"{int(value)}"
+    return f"{value:.3g}"
+
+
+def fmt_num(value):
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if value == 0:
+        return "0"
+    return f"{value:.3g}"
+
+
+def fmt_count(value):
+    return f"{value:,}"
+
+
+def fmt_index(index):
+    return "-" if index is None else "(" + ",".join(str(i) for i in index) + ")"
+
+
+def fmt_shape(shape):
+    return "-" if shape is None else "x".join(str(d) for d in shape)
+
+
+def _metric_cells(comparison):
+    if comparison is None:
+        return ["-"] * 6
+    return [f"{fmt_count(comparison.differing)}/{fmt_count(comparison.compared)}",
+            fmt_ulp(comparison.max_ulp), fmt_ulp(comparison.mean_ulp),
+            fmt_num(comparison.max_abs), fmt_num(comparison.max_rel),
+            fmt_index(comparison.worst_index)]
+
+
+HEADER = ["layer", "bottom -> top", "region", "shape", "differing/compared", "max ULP",
+          "mean ULP", "max |d|", "max rel", "worst (n,c,h,w)", "result"]
+
+
+def table_rows(report):
+    rows = []
+    for check in report.checks:
+        rows.append([check.layer, f"{check.bottom} -> {check.top}",
+                     _REGION.get(check.params.norm_region, check.params.norm_region),
+                     fmt_shape(check.shape)] + _metric_cells(check.comparison)
+                    + [_STATUS[check.status]])
+        for fw in check.against:
+            verdict = "error" if fw.error else ("info" if fw.max_ulp is None else
+                                                ("ok" if fw.passed else "FAIL"))
+            form = " (native)" if fw.native else ""
+            rows.append([f"  vs {fw.framework}{form}", "", "", ""] + _metric_cells(fw.comparison)
+                        + [verdict])
+    return rows
+
+
+# The narrower table of ``--example``: enough for a newcomer's terminal.
+COMPACT = ("layer", "bottom -> top", "region", "shape", "differing/compared", "max ULP",
+           "result")
+
+
+def render_table(report, compact=False):
+    rows = table_rows(report)
+    if not compact:
+        return format_table(HEADER, rows)
+    keep = [HEADER.index(name) for name in COMPACT]
+    return format_table(list(COMPACT), [[row[i] for i in keep] for row in rows])
+
+
+def format_table(header, rows, indent="  "):
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    left = {0, 1, 2, 3, len(header) - 1}
+
+    def line(row):
+        cells = [str(cell).ljust(w) if i in left else str(cell).rjust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        return (indent + "  ".join(cells)).rstrip()
+
+    rule = indent + "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule] + [line(row) for row in rows])
+
+
+def _value(x):
+    return f"{x:.9g}" if x is not None else "-"
+
+
+def notes(report):
+    """Lines explaining failures: the worst element, or why a layer could not be checked."""
+    lines = []
+    for check in report.checks:
+        c = check.comparison
+        if check.status == UNVERIFIABLE:
+            lines.append(f"{check.layer}: not verifiable: {check.reason}")
+            continue
+        if check.status == FAIL and c is not None and c.worst_index is not None:
+            lines.append(
+                f"{check.layer}: {fmt_count(c.differing)} of {fmt_count(c.compared)} elements "
+                f"differ; worst at (n, c, h, w) = {fmt_index(c.worst_index)}: reference "
+                f"{_value(c.worst_reference)}, ours {_value(c.worst_ours)}, "
+                f"{fmt_ulp(c.worst_ulp)} ULP")
+        if check.status == FAIL and check.reason:
+            lines.append(f"{check.layer}: {check.reason}")
+        for fw in check.against:
+            if fw.error:
+                lines.append(f"{check.layer} vs {fw.framework}: {fw.error}")
+    return lines
+
+
+def policy_text(max_ulp):
+    if max_ulp is None:
+        return "bit-identical to the reference (NaN/inf pattern included)"
+    return f"at most {fmt_ulp(float(max_ulp))} float32 ULP from the reference, same NaN/inf pattern"
+
+
+def summary_line(reports):
+    s = summary(reports)
+    ok = bool(reports) and all(report.passed for report in reports)
+    elements = (f"{fmt_count(s['compared'])} elements compared, "
+                f"{fmt_count(s['differing'])} differing")
+    if ok:
+        return f"PASS: {s['passed']} of {s['layers']} LRN layers verified ({elements})"
+    parts = [f"{s['failed']} failed"] if s["failed"] else []
+    if s["unverifiable"]:
+        parts.append(f"{s['unverifiable']} not verifiable")
+    return (f"FAIL: {' and '.join(parts) or 'nothing verified'} of {s['layers']} LRN layers "
+            f"({elements})")
+
+
+def render_report(report, show_header=True):
+    """One net's report: a heading, the table, notes on failures."""
+    lines = []
+    if show_header:
+        lines.append(f"net:       {report.net} ({report.net_name or 'unnamed'})")
+        lines.append(f"reference: {report.blobs} ({report.blobs_kind})")
+        lines.append(f"policy:    {policy_text(report.max_ulp)}")
+        lines.append("")
+    lines.append(render_table(report))
+    extra = notes(report)
+    if extra:
+        lines.append("")
+        lines.extend("  " + note for note in extra)
+    return "\n".join(lines)
+
+
+def render_text(reports):
+    """Reports of one or more nets, and the one-line summary."""
+    blocks = [render_report(report) for report in reports]
+    return "\n\n".join(blocks) + "\n\n" + summary_line(reports) + "\n"

@@ -1,0 +1,336 @@
+"""Verify reference LRN activations: does our engine give the reference's top, bit for bit?
+
+For each LRN layer of a net, the layer's bottom blob is taken from a reference dump (made by
+some Caffe build), run through :class:`caffe_lrn.LRNLayer`, and our top is compared with
+the reference's top blob element by element (see :class:`caffe_lrn.compare.BlobComparison`).
+
+Policy: a layer passes when our top is bit-identical to the reference; with ``max_ulp=N`` it
+passes when no element is more than N float32 ULPs away (for references from other Caffe
+builds: GPU, MKL). A NaN or inf pattern mismatch always fails.
+
+A layer whose blobs cannot be checked is reported as ``unverifiable`` (which fails the run)
+with the reason, rather than compared: a missing blob, a shape or dtype that cannot be an
+LRN's bottom/top, an empty blob, or a blob overwritten in place by a later layer (Caffe's
+in-place ReLU after an LRN, say): a dump holds a blob's last value, so such a blob is that
+later layer's output, and any number computed from it would mislead.
+
+The functions here return plain records (:class:`NetReport`, :class:`LayerCheck`,
+:class:`FrameworkCheck`); :mod:`caffe_lrn.report` renders them.
+"""
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from caffe_lrn.compare import BlobComparison
+from caffe_lrn.errors import (
+    CaffeLRNError, LayerNotFoundError, MissingDependencyError, ParameterError,
+)
+from caffe_lrn.progress import NoProgress
+
+PASS = "pass"
+FAIL = "fail"
+UNVERIFIABLE = "unverifiable"
+
+FRAMEWORKS = ("tf", "torch", "onnx")
+
+# Images per forward call: bounded memory on large (memory-mapped) blobs, and a progress
+# step per chunk. LRN normalizes each image on its own, so chunking does not change a bit.
+CHUNK_ELEMENTS = 1 << 22
+
+# Layers that set the channel count of their top from a parameter.
+_NUM_OUTPUT_TYPES = {"Convolution": "convolution_param", "Deconvolution": "convolution_param"}
+
+
+@dataclass
+class FrameworkCheck:
+    """The same layer run by another framework (``tf``, ``torch``, ``onnx``), vs the reference."""
+
+    framework: str
+    native: bool = False  # the framework's own LRN op rather than Caffe's order of operations
+    comparison: BlobComparison = None
+    error: str = None
+    seconds: float = 0.0
+    max_ulp: float = None  # the threshold it is held to; None: informational only
+
+    @property
+    def passed(self):
+        if self.max_ulp is None:
+            return True
+        return (self.error is None and self.comparison is not None
+                and self.comparison.passes(self.max_ulp))
+
+
+@dataclass
+class LayerCheck:
+    """The verification of one LRN layer."""
+
+    layer: str
+    index: int
+    bottom: str
+    top: str
+    params: object  # LRNParams
+    status: str = UNVERIFIABLE
+    reason: str = None
+    shape: tuple = None
+    dtype: str = None
+    comparison: BlobComparison = None
+    against: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self):
+        return self.status == PASS
+
+
+@dataclass
+class NetReport:
+    """Every checked LRN layer of one net against one reference."""
+
+    net: str
+    blobs: str
+    blobs_kind: str
+    net_name: str
+    max_ulp: float = None
+    checks: list = field(default_factory=list)
+    title: str = None
+
+    @property
+    def passed(self):
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    def counts(self):
+        counts = {PASS: 0, FAIL: 0, UNVERIFIABLE: 0}
+        for check in self.checks:
+            counts[check.status] += 1
+        return counts
+
+
+def select_layers(net, infos, names=None):
+    """The LRN layers to check: all of ``infos``, or those named (in the order named).
+
+    An unknown name raises LayerNotFoundError listing the net's LRN layers.
+    """
+    if not names:
+        return list(infos)
+    by_name = {info.name: info for info in infos}
+    lrn_names = ", ".join(by_name) or "none"
+    chosen = []
+    for name in names:
+        if name in by_name:
+            if by_name[name] not in chosen:
+                chosen.append(by_name[name])
+            continue
+        other = [layer for layer in net.layer if layer.name == name]
+        if other:
+            raise LayerNotFoundError(
+                f"layer {name!r} is a {other[0].type} layer, not LRN; the net's LRN layers "
+                f"are: {lrn_names}")
+        raise LayerNotFoundError(
+            f"no layer named {name!r} in the net; its LRN layers are: {lrn_names}")
+    return chosen
+
+
+def find_overwrites(net, info):
+    """Why the dump cannot hold this LRN layer's own bottom or top, if it cannot.
+
+    Returns a list of messages: the LRN computed in place (bottom == top), or a later layer
+    writing the LRN's bottom or top blob (in place), whose output is what a dump holds.
+    """
+    problems = []
+    if info.bottom == info.top:
+        problems.append(
+            f"{info.name} computes in place (bottom and top are both {info.bottom!r}), so "
+            f"the dump holds only its top, not its bottom")
+    for later in list(net.layer)[info.index + 1:]:
+        for blob in later.top:
+            if blob in (info.bottom, info.top):
+                role = "bottom" if blob == info.bottom else "top"
+                problems.append(
+                    f"blob {blob!r} ({info.name}'s {role}) is overwritten in place by a later "
+                    f"layer, {later.name!r} ({later.type}): the dump holds {later.name}'s "
+                    f"output, not {info.name}'s {role}")
+    return problems
+
+
+def _producer(net, info):
+    """The layer that made the LRN's bottom (skipping in-place layers such as ReLU)."""
+    for layer in reversed(list(net.layer)[:info.index]):
+        if info.bottom in layer.top and info.bottom not in layer.bottom:
+            return layer
+    return None
+
+
+def _native_dtype(dtype):
+    """float32/float64 in the machine's byte order (dumps from big-endian hosts exist)."""
+    return dtype.newbyteorder("=") if dtype.kind == "f" else dtype
+
+
+def _native(array):
+    return np.ascontiguousarray(array, dtype=_native_dtype(array.dtype))
+
+
+def blob_problem(net, info, bottom, top):
+    """Why this bottom/top pair cannot be an LRN layer's blobs, or None when it can."""
+    for role, name, array in (("bottom", info.bottom, bottom), ("top", info.top, top)):
+        if _native_dtype(array.dtype) not in (np.float32, np.float64):
+            return (f"{role} blob {name!r} has dtype {array.dtype}; an LRN blob is float32 "
+                    f"(or float64)")
+    if _native_dtype(bottom.dtype) != _native_dtype(top.dtype):
+        return (f"bottom blob {info.bottom!r} is {bottom.dtype} but top blob {info.top!r} is "
+                f"{top.dtype}; a Caffe net has one dtype")
+    if bottom.ndim != 4:
+        return (f"bottom blob {info.bottom!r} must have 4 axes (num, channels, height, width), "
+                f"but shape is {bottom.shape}")
+    if bottom.size == 0:
+        return f"bottom blob {info.bottom!r} is empty (shape {bottom.shape})"
+    if top.shape != bottom.shape:
+        return (f"top blob {info.top!r} has shape {top.shape} but bottom blob {info.bottom!r} "
+                f"has shape {bottom.shape}; an LRN top has its bottom's shape")
+    producer = _producer(net, info)
+    if producer is not None and producer.type in _NUM_OUTPUT_TYPES:
+        num_output = getattr(producer, _NUM_OUTPUT_TYPES[producer.type]).num_output
+        if num_output and bottom.shape[1] != num_output:
+            return (f"bottom blob {info.bottom!r} has {bottom.shape[1]} channels, but the net's "
+                    f"layer {producer.name!r} ({producer.type}) makes num_output {num_output}: "
+                    f"the reference does not belong to this net")
+    return None
+
+
+def _chunks(count, per_image):
+    step = max(1, CHUNK_ELEMENTS // max(1, per_image))
+    for start in range(0, count, step):
+        yield start, min(count, start + step)
+
+
+def _run_framework(framework, params, bottom, reference, max_ulp, progress, native=False):
+    from caffe_lrn.convert.frameworks import run_layer
+
+    check = FrameworkCheck(framework, native=native, max_ulp=max_ulp)
+    started = time.perf_counter()
+    comparison = BlobComparison(reference.shape)
+    per_image = int(np.prod(bottom.shape[1:]))
+    try:
+        for start, stop in _chunks(bottom.shape[0], per_image):
+            chunk = np.ascontiguousarray(bottom[start:stop], dtype=np.float32)
+            theirs = np.asarray(run_layer(framework, params, chunk, native=native))
+            comparison.update(theirs.astype(np.float32),
+                              np.asarray(reference[start:stop], dtype=np.float32), start)
+            progress.advance((stop - start) * per_image)
+    except MissingDependencyError:
+        raise
+    except CaffeLRNError as exc:
+        check.error = str(exc)
+    else:
+        check.comparison = comparison
+    check.seconds = time.perf_counter() - started
+    return check
+
+
+def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None,
+                native=False, progress=None):
+    """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore)."""
+    from caffe_lrn import LRNLayer
+
+    progress = progress or NoProgress()
+    check = LayerCheck(layer=info.name, index=info.index, bottom=info.bottom, top=info.top,
+                       params=info.params)
+    started = time.perf_counter()
+    problems = find_overwrites(net, info)
+    if problems:
+        check.reason = "; ".join(problems)
+        return check
+    missing = [f"{role} blob {name!r}" for role, name in
+               (("bottom", info.bottom), ("top", info.top)) if name not in blobs]
+    if missing:
+        check.reason = (f"the reference has no {' and no '.join(missing)}; it has: "
+                        f"{blobs.describe_names()}")
+        return check
+    bottom = blobs.get(info.bottom)
+    top = blobs.get(info.top)
+    problem = blob_problem(net, info, bottom, top)
+    check.shape = tuple(int(d) for d in bottom.shape)
+    check.dtype = str(_native_dtype(bottom.dtype))
+    if problem:
+        check.reason = problem
+        return check
+
+    layer = LRNLayer(info.params)
+    comparison = BlobComparison(bottom.shape)
+    per_image = int(np.prod(bottom.shape[1:]))
+    for start, stop in _chunks(bottom.shape[0], per_image):
+        ours = layer.forward(_native(bottom[start:stop]))
+        comparison.update(ours, _native(top[start:stop]), start)
+        progress.advance((stop - start) * per_image)
+    check.comparison = comparison
+    check.status = PASS if comparison.passes(max_ulp) else FAIL
+    if not comparison.pattern_agrees:
+        check.reason = (f"NaN/inf pattern differs: {comparison.nan_mismatch} NaN and "
+                        f"{comparison.inf_mismatch} inf elements disagree")
+
+    for framework in against:
+        framework_check = _run_framework(framework, info.params, bottom, top, against_max_ulp,
+                                         progress, native=native)
+        check.against.append(framework_check)
+        if not framework_check.passed and check.status == PASS:
+            check.status = FAIL
+            check.reason = (f"{framework} is more than {against_max_ulp} ULP from the "
+                            f"reference" if framework_check.error is None
+                            else f"{framework} failed: {framework_check.error}")
+    check.seconds = time.perf_counter() - started
+    return check
+
+
+def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
+               native=False, progress_factory=None, net_path="", title=None):
+    """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
+
+    ``layers``: names to check (default: every LRN layer). ``against``: frameworks to run
+    each layer in too, via ``caffe_lrn.convert.frameworks.run_layer`` (Caffe's order of
+    operations in the framework's ops; ``native=True``: the framework's own LRN op), whose
+    distance from the reference is informational unless ``against_max_ulp`` is given. ``progress_factory(total, label,
+    layer_count)`` returns a progress object (see :mod:`caffe_lrn.progress`); the total is
+    counted in bottom elements (once for our engine, once per ``against`` framework).
+    Returns a :class:`NetReport`.
+    """
+    from caffe_lrn import lrn_layers
+
+    if max_ulp is not None and max_ulp < 0:
+        raise ParameterError(f"max_ulp must be >= 0, got {max_ulp}")
+    unknown = [f for f in against if f not in FRAMEWORKS]
+    if unknown:
+        raise ParameterError(f"unknown framework {unknown[0]!r}; choose from "
+                             f"{', '.join(FRAMEWORKS)}")
+    infos = lrn_layers(net)
+    if not infos:
+        raise LayerNotFoundError(f"net {net.name or net_path!r} has no LRN layers to verify")
+    chosen = select_layers(net, infos, layers)
+    report = NetReport(net=str(net_path), blobs=str(blobs.path), blobs_kind=blobs.kind,
+                       net_name=net.name, max_ulp=max_ulp, title=title)
+    total = 0
+    for info in chosen:
+        if info.bottom in blobs:
+            shape = getattr(blobs.get(info.bottom), "shape", ())
+            total += int(np.prod(shape, dtype=np.int64)) if len(shape) == 4 else 0
+    total *= 1 + len(against)
+    label = f"verifying {net.name or net_path}"
+    progress = (progress_factory(total, label, len(chosen)) if progress_factory
+                else NoProgress())
+    with progress:
+        for info in chosen:
+            progress.set_label(f"{label}: {info.name}")
+            report.checks.append(check_layer(net, info, blobs, max_ulp=max_ulp,
+                                             against=against,
+                                             against_max_ulp=against_max_ulp,
+                                             native=native, progress=progress))
+    return report
+
+
+def verify_paths(net_path, blobs_path, **options):
+    """:func:`verify_net` on files: NET (text or binary, any version) and a reference."""
+    from caffe_lrn import load_net
+    from caffe_lrn.blobs import open_blobs
+
+    net = load_net(net_path)
+    blobs = open_blobs(blobs_path)
+    return verify_net(net, blobs, net_path=net_path, **options)
