@@ -32,7 +32,10 @@ def run_pieces(work, pieces, threads):
 
 
 def spans(length, parts):
-    """``parts`` contiguous (start, stop) runs covering ``range(length)``, sizes within one."""
+    """``parts`` contiguous (start, stop) runs covering ``range(length)``, sizes within one
+    (fewer when ``length < parts``; none for an empty range)."""
+    if length <= 0:
+        return
     parts = max(1, min(parts, length))
     base, extra = divmod(length, parts)
     start = 0
