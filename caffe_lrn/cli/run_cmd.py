@@ -3,6 +3,9 @@
     caffe-lrn run NET --layer NAME --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
     caffe-lrn run --lrn-param TEXT --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
 
+``--fast`` runs the fast mode (top within 2 ULP of Caffe's bits; the README has the
+bounds); ``--threads`` and ``--backend`` choose how the work runs, never the results.
+
 The layer comes from a net file (prototxt or caffemodel, any vintage; looked up by name
 among its LRN layers) or from an ``lrn_param`` in Caffe's text format. ``X.npy`` is an
 (N, C, H, W) float32 or float64 blob; ``OUT.npz`` gets ``top`` and, with ``--top-diff``,
@@ -52,6 +55,8 @@ def run(args):
         return _usage(args, "give NET --layer NAME, or --lrn-param TEXT")
     if args.chunk is not None and args.chunk < 1:
         return _usage(args, f"--chunk must be at least 1, got {args.chunk}")
+    if args.threads is not None and args.threads < 1:
+        return _usage(args, f"--threads must be at least 1, got {args.threads}")
     check_output_path(args.output, args.force)  # refuse before any work is done
 
     if args.lrn_param is not None:
@@ -60,7 +65,8 @@ def run(args):
     else:
         params = find_layer(args.net, args.layer)
         source = f"layer {args.layer!r}"
-    layer = LRNLayer(params, chunk_images=args.chunk)
+    layer = LRNLayer(params, exact=not args.fast, chunk_images=args.chunk,
+                     threads=args.threads, backend=args.backend)
     bottom = load_npy(args.input, mmap=True)
     top_diff = load_npy(args.top_diff, mmap=True) if args.top_diff is not None else None
 
@@ -69,9 +75,10 @@ def run(args):
         outputs["bottom_diff"] = layer.backward(top_diff)
     save_npz(args.output, outputs, force=args.force)
     shape = "x".join(str(d) for d in bottom.shape)
+    mode = "fast mode" if args.fast else "exact"
     print(f"{args.output}: {', '.join(outputs)} of {source} "
           f"({params.norm_region}, local_size {params.local_size}) on {shape} "
-          f"{bottom.dtype}")
+          f"{bottom.dtype}, {mode}")
     return 0
 
 
@@ -96,5 +103,15 @@ def register(subparsers):
     parser.add_argument("--chunk", metavar="IMAGES", type=int,
                         help="images processed at once (default: automatic; the results "
                              "do not depend on it)")
+    parser.add_argument("--fast", action="store_true",
+                        help="fast mode: a cheaper power, top within 2 float32 ULP of "
+                             "Caffe's bits instead of equal to them")
+    parser.add_argument("--threads", metavar="N", type=int,
+                        help="threads to use (default: CAFFE_LRN_THREADS, else every core; "
+                             "the results do not depend on it)")
+    parser.add_argument("--backend", choices=("auto", "numpy", "numba"),
+                        help="engine: NumPy, or the numba kernels of the 'fast' extra "
+                             "(default: CAFFE_LRN_BACKEND, else auto: numba when installed; "
+                             "the results do not depend on it)")
     parser.set_defaults(func=run, parser=parser)
     return parser
