@@ -22,6 +22,7 @@ COMMANDS = (
     "caffe_lrn.cli.run_cmd",
     "caffe_lrn.cli.convert_cmd",
     "caffe_lrn.cli.verify_cmd",
+    "caffe_lrn.cli.bench_cmd",
 )
 
 

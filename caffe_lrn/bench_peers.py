@@ -1,0 +1,445 @@
+"""The implementations ``caffe-lrn bench`` times: this project's engine, its peers, the floor.
+
+Each implementation is an :class:`Implementation` with a ``prepare(case, bottom, top_diff,
+threads)`` that builds a :class:`Runner` for one case at one thread count. A runner holds
+two zero-argument callables, ``forward`` and ``backward`` (``None`` where the
+implementation has no backward), so that only the computation is timed; layout changes
+(NCHW -> NHWC for TensorFlow) and graph/session building happen in ``prepare``.
+``top_of`` and ``bottom_diff_of`` turn a timed call's result back into an NCHW float32
+array, outside the timing, for the output checks.
+
+Peers are optional: every framework is imported inside the function that needs it, and a
+missing one makes the implementation unavailable (``n/a``), never an error.
+
+Parameter mapping (LRN-SPEC.md sections 6 and 7), checked against the engine's output:
+PyTorch and ONNX take Caffe's alpha as is (they divide by the window size themselves);
+TensorFlow takes ``alpha / local_size`` (rounded to float32 as Caffe's alpha_over_size) and
+``depth_radius = (local_size - 1) / 2``; OpenCV reads Caffe's own prototxt. WITHIN_CHANNEL
+is ``x * (1 + alpha/n^2 * boxsum_nxn(x^2))^(-beta)`` (k ignored): peers without it run a
+composite of square, zero-padded n x n average pool counting the padding, power, product.
+"""
+import importlib
+import inspect
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+#: Kinds of implementation: the exact engine, its fast mode, a peer framework, the floor.
+EXACT, FAST, PEER, FLOOR = "exact", "fast", "peer", "floor"
+
+
+class Unavailable(Exception):
+    """An implementation cannot run here (not installed, or not for this case); the reason."""
+
+
+@dataclass
+class Runner:
+    forward: Callable[[], object]
+    backward: Optional[Callable[[], object]] = None
+    top_of: Callable[[object], np.ndarray] = np.asarray
+    bottom_diff_of: Callable[[object], np.ndarray] = np.asarray
+    #: A note printed under the table (e.g. what the timed call includes).
+    note: str = ""
+    #: ``None``: outputs are checked against the exact engine's. Otherwise a callable giving
+    #: the (top, bottom_diff) this runner must reproduce (the floor checks its own pass).
+    reference: Optional[Callable[[], tuple]] = None
+
+
+@dataclass
+class Implementation:
+    """One column of the benchmark table.
+
+    ``probe()`` returns a version string or raises :class:`Unavailable`; ``prepare`` builds a
+    :class:`Runner` or raises :class:`Unavailable` for a case it cannot run.
+    """
+
+    name: str
+    kind: str
+    label: str
+    probe: Callable[[], str]
+    prepare: Callable[..., Runner]
+    #: Applies a thread count process-wide before the first ``prepare`` (frameworks with a
+    #: global thread pool); ``None`` when the count is given to ``prepare`` only.
+    set_threads: Optional[Callable[[int], None]] = None
+    #: For the engine's modes: ``make_layer(params, threads)`` -> a fresh layer (with
+    #: ``forward``), used to measure the memory of one forward.
+    make_layer: Optional[Callable[..., object]] = None
+    #: ``modes(case, bottom, top_diff, threads)`` -> {label: Runner}: other ways of running
+    #: the same implementation (e.g. other chunkings) whose results must be bit-identical.
+    modes: Optional[Callable[..., dict]] = None
+
+
+def _version(dist_names):
+    from importlib import metadata
+
+    for name in dist_names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "?"
+
+
+def _import(module):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{module} is not installed ({exc})") from None
+
+
+def _float32_text(value):
+    """Shortest decimal that reads back as the same float32 (what a prototxt should say)."""
+    return np.format_float_positional(np.float32(value), unique=True, trim="-")
+
+
+# ---------------------------------------------------------------------------- our engine
+
+def _layer_class():
+    try:
+        module = importlib.import_module("caffe_lrn")
+        layer = getattr(module, "LRNLayer", None)
+        if layer is None:
+            layer = importlib.import_module("caffe_lrn.layers.lrn").LRNLayer
+        return layer
+    except (ImportError, AttributeError) as exc:
+        raise Unavailable(f"the LRN engine is not available ({exc})") from None
+
+
+def _layer_accepts(name):
+    try:
+        return name in inspect.signature(_layer_class()).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def engine_supports_threads():
+    """True when ``LRNLayer`` takes a ``threads`` argument (the threaded engine)."""
+    try:
+        return _layer_accepts("threads")
+    except Unavailable:
+        return False
+
+
+def _make_layer(params, exact, threads, **extra):
+    cls = _layer_class()
+    kwargs = dict(extra)
+    if not exact:
+        kwargs["exact"] = False
+    if _layer_accepts("threads"):
+        kwargs["threads"] = threads
+    return cls(params, **kwargs)
+
+
+def _probe_engine():
+    from caffe_lrn import __version__
+
+    _layer_class()
+    return __version__
+
+
+def _probe_fast():
+    from caffe_lrn import __version__
+    from caffe_lrn.params import LRNParams
+
+    cls = _layer_class()
+    if not _layer_accepts("exact"):
+        raise Unavailable("LRNLayer has no exact=False fast mode")
+    try:
+        layer = cls(LRNParams(local_size=3, alpha=1e-4), exact=False)
+        x = np.ones((1, 3, 2, 2), np.float32)
+        layer.forward(x)
+        layer.backward(x)
+    except Exception as exc:  # any refusal means the fast mode is not there yet
+        raise Unavailable(f"fast mode not available ({type(exc).__name__}: {exc})") from None
+    return __version__
+
+
+def _prepare_engine(exact, **extra):
+    def prepare(case, bottom, top_diff, threads):
+        layer = _make_layer(case.params, exact, threads, **extra)
+        layer.forward(bottom)  # backward needs the forward's state (Caffe's scale)
+        return Runner(forward=lambda: layer.forward(bottom),
+                      backward=lambda: layer.backward(top_diff))
+    return prepare
+
+
+def _engine_modes(exact):
+    """The engine with other chunkings: one image at a time, and the whole batch at once."""
+    def modes(case, bottom, top_diff, threads):
+        if not _layer_accepts("chunk_images"):
+            return {}
+        return {f"chunk_images={n}": _prepare_engine(exact, chunk_images=n)(
+                    case, bottom, top_diff, threads)
+                for n in sorted({1, bottom.shape[0]})}
+    return modes
+
+
+def _engine_layer(exact):
+    def make_layer(params, threads):
+        return _make_layer(params, exact, threads)
+    return make_layer
+
+
+# ---------------------------------------------------------------------------- PyTorch
+
+def _probe_torch():
+    torch = _import("torch")
+    return torch.__version__
+
+
+def _torch_threads(n):
+    torch = _import("torch")
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only settable before the first parallel work; harmless later
+        pass
+
+
+def _prepare_torch(case, bottom, top_diff, threads):
+    torch = _import("torch")
+    import torch.nn.functional as F
+
+    p = case.params
+    x = torch.from_numpy(bottom).requires_grad_(True)
+    dy = torch.from_numpy(top_diff)
+    if p.within:
+        n, pad = p.local_size, p.pre_pad
+
+        def lrn(t):
+            pool = F.avg_pool2d(t * t, n, stride=1, padding=pad, count_include_pad=True)
+            return t * torch.pow(pool * p.alpha + 1.0, -p.beta)
+    else:
+        def lrn(t):
+            return F.local_response_norm(t, p.local_size, alpha=p.alpha, beta=p.beta, k=p.k)
+
+    def forward():
+        with torch.no_grad():
+            return lrn(x)
+
+    y = lrn(x)
+
+    def backward():
+        return torch.autograd.grad(y, x, dy, retain_graph=True)[0]
+
+    def to_numpy(t):
+        return t.detach().numpy()
+
+    note = ("torch: WITHIN_CHANNEL as pow(1 + alpha*avg_pool2d(x^2), -beta)*x; "
+            "backward = autograd.grad on a retained graph")
+    return Runner(forward=forward, backward=backward, top_of=to_numpy,
+                  bottom_diff_of=to_numpy, note=note)
+
+
+# ---------------------------------------------------------------------------- TensorFlow
+
+def _probe_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf = _import("tensorflow")
+    return tf.__version__
+
+
+def _tf_threads(n):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf = _import("tensorflow")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        # TensorFlow fixes its pools when it initialises; a later change is refused. The
+        # benchmark runs each thread count in a fresh process, so this only happens in-process.
+        pass
+
+
+def _prepare_tf(case, bottom, top_diff, threads):
+    tf = _import("tensorflow")
+    p = case.params
+    x = tf.constant(np.ascontiguousarray(bottom.transpose(0, 2, 3, 1)))
+    dy = tf.constant(np.ascontiguousarray(top_diff.transpose(0, 2, 3, 1)))
+    if p.within:
+        n, pad = p.local_size, p.pre_pad
+        alpha = np.float32(p.alpha)
+
+        def lrn(t):
+            sq = tf.pad(t * t, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+            pool = tf.nn.avg_pool2d(sq, n, 1, "VALID")
+            return t * tf.pow(pool * alpha + 1.0, -np.float32(p.beta))
+    else:
+        # Caffe's alpha_over_size, divided in float32 (LRN-SPEC section 6).
+        alpha_tf = float(np.float32(p.alpha) / np.float32(p.local_size))
+
+        def lrn(t):
+            return tf.nn.local_response_normalization(
+                t, depth_radius=p.pre_pad, bias=p.k, alpha=alpha_tf, beta=p.beta)
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = lrn(x)
+
+    def backward():
+        return tape.gradient(y, x, output_gradients=dy)
+
+    def to_nchw(t):
+        return np.ascontiguousarray(t.numpy().transpose(0, 3, 1, 2))
+
+    note = ("tf: timed on NHWC input (transpose outside the timing); WITHIN_CHANNEL as "
+            "explicit zero pad + VALID avg_pool2d; backward = GradientTape.gradient")
+    return Runner(forward=lambda: lrn(x), backward=backward, top_of=to_nchw,
+                  bottom_diff_of=to_nchw, note=note)
+
+
+# ---------------------------------------------------------------------------- ONNX Runtime
+
+def _probe_ort():
+    ort = _import("onnxruntime")
+    _import("onnx")
+    return f"{ort.__version__} (onnx {_version(['onnx'])})"
+
+
+def lrn_onnx_model(params, shape):
+    """An in-memory ONNX model computing the layer (LRN op, or the WITHIN composite)."""
+    onnx = _import("onnx")
+    from onnx import TensorProto, helper
+
+    p = params
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(shape))
+    initializers = []
+    if p.within:
+        n, pad = p.local_size, p.pre_pad
+
+        def scalar(name, value):
+            initializers.append(helper.make_tensor(name, TensorProto.FLOAT, [],
+                                                   [float(np.float32(value))]))
+        scalar("alpha", p.alpha)
+        scalar("one", 1.0)
+        scalar("neg_beta", -p.beta)
+        nodes = [
+            helper.make_node("Mul", ["x", "x"], ["sq"]),
+            helper.make_node("AveragePool", ["sq"], ["pool"], kernel_shape=[n, n],
+                             strides=[1, 1], pads=[pad, pad, pad, pad], count_include_pad=1),
+            helper.make_node("Mul", ["pool", "alpha"], ["scaled"]),
+            helper.make_node("Add", ["scaled", "one"], ["base"]),
+            helper.make_node("Pow", ["base", "neg_beta"], ["s"]),
+            helper.make_node("Mul", ["x", "s"], ["y"]),
+        ]
+    else:
+        nodes = [helper.make_node("LRN", ["x"], ["y"], size=p.local_size, alpha=p.alpha,
+                                  beta=p.beta, bias=p.k)]
+    graph = helper.make_graph(nodes, "caffe_lrn_bench", [x_info], [y_info], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # opset 17's IR; newer onnx stamps versions older runtimes refuse
+    onnx.checker.check_model(model)
+    return model
+
+
+def _prepare_ort(case, bottom, top_diff, threads):
+    ort = _import("onnxruntime")
+    model = lrn_onnx_model(case.params, bottom.shape)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    feed = {"x": bottom}
+    return Runner(forward=lambda: session.run(None, feed)[0],
+                  note="ort: forward only (no training runtime); WITHIN_CHANNEL as a "
+                       "Mul/AveragePool/Pow graph")
+
+
+# ---------------------------------------------------------------------------- OpenCV
+
+def _probe_cv2():
+    cv2 = _import("cv2")
+    if not hasattr(cv2, "dnn") or not hasattr(cv2.dnn, "readNetFromCaffe"):
+        raise Unavailable(f"OpenCV {cv2.__version__} has no Caffe importer (needs < 5)")
+    return cv2.__version__
+
+
+def _cv2_threads(n):
+    _import("cv2").setNumThreads(n)
+
+
+def lrn_prototxt(params, shape):
+    """A Caffe net: an input blob ``data`` of ``shape`` and one LRN layer ``norm``."""
+    p = params
+    dims = " ".join(f"dim: {d}" for d in shape)
+    return (
+        'name: "caffe_lrn_bench"\n'
+        'input: "data"\n'
+        f"input_shape {{ {dims} }}\n"
+        'layer {\n  name: "norm"\n  type: "LRN"\n  bottom: "data"\n  top: "norm"\n'
+        f"  lrn_param {{ local_size: {p.local_size} alpha: {_float32_text(p.alpha)} "
+        f"beta: {_float32_text(p.beta)} k: {_float32_text(p.k)} norm_region: {p.norm_region} }}\n"
+        "}\n")
+
+
+def _prepare_cv2(case, bottom, top_diff, threads):
+    cv2 = _import("cv2")
+    cv2.setNumThreads(threads)
+    with tempfile.TemporaryDirectory(prefix="caffe-lrn-bench-") as tmp:
+        path = os.path.join(tmp, "lrn.prototxt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(lrn_prototxt(case.params, bottom.shape))
+        net = cv2.dnn.readNetFromCaffe(path)
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    # The input is copied into the net once, outside the timing (about 7 ms on case A):
+    # peers are timed on the computation alone, as their most favourable measure.
+    net.setInput(bottom)
+    return Runner(forward=net.forward,
+                  note="cv2: dnn.readNetFromCaffe on an LRN prototxt, input set once outside "
+                       "the timing; forward only (OpenCV's dnn has no backward)")
+
+
+# ---------------------------------------------------------------------------- the floor
+
+def _probe_floor():
+    return np.__version__
+
+
+def _prepare_floor(case, bottom, top_diff, threads):
+    """One float32 ``np.power`` pass over a blob of the case's size: no LRN can do less.
+
+    The base is a positive blob (Caffe's scale for the across-channel formula without the
+    window sum), made outside the timing; the output is preallocated.
+    """
+    p = case.params
+    base = np.float32(p.k) + np.float32(p.alpha / p.local_size) * bottom * bottom
+    out = np.empty_like(base)
+    exponent = np.float32(-p.beta)
+
+    def power():
+        return np.power(base, exponent, out=out)
+
+    def reference():
+        # The same power in float64, rounded once: the floor must be a real pow pass.
+        expected = np.power(base.astype(np.float64), float(exponent)).astype(np.float32)
+        return expected, expected
+
+    return Runner(forward=power, backward=power, reference=reference,
+                  note="floor: one np.power(base, -beta) over the blob, used for both passes")
+
+
+# ---------------------------------------------------------------------------- registry
+
+def default_registry():
+    """Every implementation the benchmark knows, in table order (available or not)."""
+    return [
+        Implementation("exact", EXACT, "caffe-lrn exact", _probe_engine, _prepare_engine(True),
+                       make_layer=_engine_layer(True), modes=_engine_modes(True)),
+        Implementation("fast", FAST, "caffe-lrn fast", _probe_fast, _prepare_engine(False),
+                       make_layer=_engine_layer(False), modes=_engine_modes(False)),
+        Implementation("torch", PEER, "PyTorch", _probe_torch, _prepare_torch, _torch_threads),
+        Implementation("tf", PEER, "TensorFlow", _probe_tf, _prepare_tf, _tf_threads),
+        Implementation("ort", PEER, "ONNX Runtime", _probe_ort, _prepare_ort),
+        Implementation("cv2", PEER, "OpenCV dnn", _probe_cv2, _prepare_cv2, _cv2_threads),
+        Implementation("floor", FLOOR, "np.power floor", _probe_floor, _prepare_floor),
+    ]
+
+
+PEER_NAMES = ("torch", "tf", "ort", "cv2", "floor")
