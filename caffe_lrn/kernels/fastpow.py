@@ -31,7 +31,7 @@ def pow_075_main(s, y64):
     sd = np.float64(s)
     p2 = p0 * p0
     e = (p2 * p2) * (sd * sd * sd) - 1.0
-    return np.float32(p0 - p0 * (e * 0.25)), ~((s > 0) & (s < _INF))
+    return np.float32(p0 - p0 * (e * 0.25)), (s != s) | (s <= 0) | (s == _INF)
 
 
 @njit(inline="always", error_model="numpy")

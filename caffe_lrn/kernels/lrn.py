@@ -62,17 +62,19 @@ def forward(bottom, params, fast=False, threads=1, chunk_images=None):
     top = np.empty(x.shape, np.float32)
     num, channels, height, width = x.shape
     fast = _fast_power(params, fast)
+    shape3 = (num, channels, height * width)
     if params.within:
         size, pad, alpha, y, mode, _ = _within_constants(params)
+        x3, top3 = x.reshape(shape3), top.reshape(shape3)
 
         def work(tile):
             n0, n1, c0, c1 = tile
-            within.forward(x, top, n0, n1, c0, c1, size, pad, alpha, y, mode, fast)
+            within.forward(x3, top3, height, width, n0, n1, c0, c1, size, pad, alpha, y,
+                           mode, fast)
         run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
         return top
     aos, k, size, pre_pad, y, _ = _across_constants(params)
-    x3 = x.reshape(num, channels, height * width)
-    top3 = top.reshape(x3.shape)
+    x3, top3 = x.reshape(shape3), top.reshape(shape3)
 
     def work(tile):
         n0, n1, q0, q1 = tile
@@ -88,18 +90,18 @@ def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None)
     bottom_diff = np.empty(x.shape, np.float32)
     num, channels, height, width = x.shape
     fast = _fast_power(params, fast)
+    shape3 = (num, channels, height * width)
+    x3, dy3, bd3 = x.reshape(shape3), dy.reshape(shape3), bottom_diff.reshape(shape3)
     if params.within:
         size, pad, alpha, y, mode, diff_scale = _within_constants(params)
 
         def work(tile):
             n0, n1, c0, c1 = tile
-            within.backward(x, dy, bottom_diff, n0, n1, c0, c1, size, pad, alpha, y, mode,
-                            diff_scale, fast)
+            within.backward(x3, dy3, bd3, height, width, n0, n1, c0, c1, size, pad, alpha,
+                            y, mode, diff_scale, fast)
         run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
         return bottom_diff
     aos, k, size, pre_pad, y, crv = _across_constants(params)
-    shape3 = (num, channels, height * width)
-    x3, dy3, bd3 = x.reshape(shape3), dy.reshape(shape3), bottom_diff.reshape(shape3)
 
     def work(tile):
         n0, n1, q0, q1 = tile

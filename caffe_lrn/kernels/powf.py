@@ -194,3 +194,37 @@ def powf_array(x, y, out):
         for i in range(x.size):
             if powf_main(x[i], y64)[1]:
                 out[i] = powf_scalar(x[i], y)
+
+
+# ---------------------------------------------------------------- powf(x, 2)
+#: Range of |x| whose square is neither subnormal nor near overflow in float32.
+SQUARE_LO = np.float32(2.0 ** -60)
+SQUARE_HI = np.float32(2.0 ** 60)
+#: Half-width, in double ulps, of the window around a float32 midpoint inside which the
+#: square is left to glibc's algorithm (its double result is far closer to x^2 than this).
+SQUARE_WINDOW = 1 << 20
+_MID = 1 << 28
+_LOW29 = (1 << 29) - 1
+
+
+@njit(inline="always", error_model="numpy")
+def square_main(x):
+    """``(powf(x, 2), needs_powf)`` without glibc's log and exp, branch-free.
+
+    ``x*x`` is exact in double (24-bit significands). glibc evaluates ``exp2(2*log2|x|)``
+    in double with an error far below 2^-32 relative and rounds that once to float, so its
+    result is the correctly rounded square ``RN(x^2)`` unless ``x^2`` lies within that error
+    of a float midpoint. Squares within ``SQUARE_WINDOW`` double ulps of a midpoint (about
+    0.4%), and ``|x|`` outside [2^-60, 2^60] (subnormal or overflowing squares, 0 excepted,
+    inf, NaN), need glibc's full ``powf``. The shortcut is checked against the full
+    algorithm on every float in that range (tests/test_kernels.py, marked slow).
+    """
+    m = abs(x)
+    m64 = np.float64(m)
+    square = m64 * m64
+    low = f64_bits(square) & _LOW29
+    near = abs(low - _MID) <= SQUARE_WINDOW
+    inside = (m >= SQUARE_LO) & (m <= SQUARE_HI)
+    zero = m == np.float32(0.0)
+    needs = ~zero & (near | ~inside)
+    return np.float32(square), needs

@@ -2,7 +2,8 @@
 (Split, Power square, Pooling AVE, Power, Eltwise PROD) plane by plane, in its order.
 
 Each kernel handles a tile: images ``n0:n1``, channels ``c0:c1`` of a C-contiguous
-(N, C, H, W) float32 blob. Planes never interact, so any tiling gives the same bits. Per
+float32 blob viewed as (N, C, H*W) (a plane as one contiguous row: numba's loops over
+reshaped sub-arrays do not vectorise). Planes never interact, so any tiling gives the same bits. Per
 plane: the square is ``powf(x, 2)`` (Caffe's Power layer calls ``powx``, which is not always
 ``x*x``), the n x n average pool (stride 1, pad (n-1)/2, divisor n*n) sums each window in
 row-major order from +0 and divides, the Power layer scales by ``alpha``, adds 1 and raises
@@ -19,7 +20,7 @@ from numba import njit
 
 from caffe_lrn.kernels.fastpow import fix_specials, power_row
 from caffe_lrn.kernels.intrinsics import fma32
-from caffe_lrn.kernels.powf import powf_main, powf_scalar
+from caffe_lrn.kernels.powf import powf_scalar, square_main
 
 _JIT = dict(nogil=True, error_model="numpy", cache=True)
 _INLINE = dict(inline="always", error_model="numpy")
@@ -29,46 +30,57 @@ _ONE = np.float32(1.0)
 
 
 @njit(**_INLINE)
-def _square(x, out):
-    """``out = powf(x, 2)`` over a 1-D run (``powf(-a, 2) = powf(a, 2)``: 2 is even)."""
+def _square(x, out, flags):
+    """``out = powf(x, 2)`` over a run: the exact shortcut of
+    :func:`~caffe_lrn.kernels.powf.square_main`, glibc's ``powf`` where it cannot decide
+    (about one element in 250: ``flags`` marks them, so the second loop only reads bytes)."""
     special = False
     for q in range(x.size):
-        value, odd = powf_main(abs(x[q]), 2.0)
+        value, needs = square_main(x[q])
         out[q] = value
-        special |= odd
+        flags[q] = needs
+        special |= needs
     if special:
         for q in range(x.size):
-            if powf_main(abs(x[q]), 2.0)[1]:
+            if flags[q]:
                 out[q] = powf_scalar(x[q], _TWO)
 
 
 @njit(**_INLINE)
-def _box_average(square, pool, size, pad):
-    """``pool = boxsum_{size x size}(square) / size^2``, each window summed row-major."""
-    height, width = square.shape
-    divisor = np.float32(size * size)
-    for ph in range(height):
-        acc = pool[ph]
-        for q in range(width):
-            acc[q] = 0.0
-        for i in range(size):
-            h = ph - pad + i
-            if h < 0 or h >= height:
+def _box_sum(flat, padded, wide, height, width, size, pad):
+    """``wide[h*Wp + w] = sum_{a, b < size} P[h + a, w + b]`` (Wp = width + 2*pad), summed
+    in row-major (a, b) order from +0, where P is ``flat`` (height x width) inside a border
+    of ``pad`` zeros.
+
+    This is Caffe's average pooling sum (``P[ph + i, pw + j]`` is the window's pixel, and a
+    zero where the window leaves the image: adding +0 changes no sum, which is never -0)
+    and, on shares, its backward spread (pixel ``(h, w)`` receives ``share[h + pad - i,
+    w + pad - j]`` in increasing output order, i.e. decreasing ``i`` then ``j``: the same
+    sum). Each term is one pass over the whole padded plane, flattened: the ``2*pad``
+    columns past each row are computed and ignored.
+    """
+    row = width + 2 * pad
+    for h in range(height):
+        src = flat[h * width:(h + 1) * width]
+        dst = padded[(h + pad) * row + pad:(h + pad) * row + pad + width]
+        for w in range(width):
+            dst[w] = src[w]
+    length = height * row
+    zero = np.float32(0.0)
+    for q in range(length):
+        wide[q] = zero + padded[q]
+    for a in range(size):
+        for b in range(size):
+            if a == 0 and b == 0:
                 continue
-            src = square[h]
-            for j in range(size):
-                lo = max(0, pad - j)
-                hi = min(width, width + pad - j)
-                shift = j - pad
-                for pw in range(lo, hi):
-                    acc[pw] += src[pw + shift]
-        for q in range(width):
-            acc[q] = acc[q] / divisor
+            term = padded[a * row + b:a * row + b + length]
+            for q in range(length):
+                wide[q] += term[q]
 
 
 @njit(**_INLINE)
 def _power(pool, base, out, alpha, y, mode, fast):
-    """The Power layer: ``out = (pool*alpha + 1) ** y`` by ``mode``, over a row
+    """The Power layer: ``out = (pool*alpha + 1) ** y`` by ``mode``, over a run
     (``base`` is scratch space for ``pool*alpha + 1``)."""
     length = pool.size
     if mode == 1:
@@ -86,89 +98,88 @@ def _power(pool, base, out, alpha, y, mode, fast):
         fix_specials(base, out, y, y64, fast)
 
 
+@njit(**_INLINE)
+def _pool_plane(x, square, flags, padded, wide, pool, base, scaled, height, width, size,
+                pad, alpha, y, mode, fast):
+    """For one plane: square, average pool, and the Power layer's output ``scaled``."""
+    _square(x, square, flags)
+    _box_sum(square, padded, wide, height, width, size, pad)
+    divisor = np.float32(size * size)
+    row = width + 2 * pad
+    for h in range(height):
+        src = wide[h * row:h * row + width]
+        dst = pool[h * width:(h + 1) * width]
+        for w in range(width):
+            dst[w] = src[w] / divisor
+    _power(pool, base, scaled, alpha, y, mode, fast)
+
+
 @njit(**_JIT)
-def forward(x, top, n0, n1, c0, c1, size, pad, alpha, y, mode, fast):
+def forward(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode, fast):
     """``top = x * (1 + alpha * avepool(powf(x, 2)))^y`` (``y = -beta``) for the tile."""
-    height, width = x.shape[2], x.shape[3]
-    square = np.empty((height, width), np.float32)
-    pool = np.empty((height, width), np.float32)
-    scaled = np.empty(width, np.float32)
-    base = np.empty(width, np.float32)
+    area = height * width
+    row = width + 2 * pad
+    square = np.empty(area, np.float32)
+    flags = np.empty(area, np.bool_)
+    pool = np.empty(area, np.float32)
+    base = np.empty(area, np.float32)
+    scaled = np.empty(area, np.float32)
+    padded = np.zeros((height + 2 * pad + 1) * row, np.float32)  # border stays zero
+    wide = np.empty(height * row, np.float32)
     for n in range(n0, n1):
         for c in range(c0, c1):
             plane = x[n, c]
-            for h in range(height):
-                _square(plane[h], square[h])
-            _box_average(square, pool, size, pad)
-            for h in range(height):
-                _power(pool[h], base, scaled, alpha, y, mode, fast)
-                row = plane[h]
-                out = top[n, c, h]
-                for q in range(width):
-                    out[q] = row[q] * scaled[q]
+            _pool_plane(plane, square, flags, padded, wide, pool, base, scaled, height,
+                        width, size, pad, alpha, y, mode, fast)
+            out = top[n, c]
+            for q in range(area):
+                out[q] = plane[q] * scaled[q]
 
 
 @njit(**_JIT)
-def backward(x, top_diff, bottom_diff, n0, n1, c0, c1, size, pad, alpha, y, mode,
-             diff_scale, fast):
+def backward(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad, alpha, y,
+             mode, diff_scale, fast):
     """``bottom_diff`` for the tile: the pipeline's forward recomputed per plane, then its
     layers' backward passes in reverse order (``diff_scale = -beta * alpha`` in float32)."""
-    height, width = x.shape[2], x.shape[3]
-    square = np.empty((height, width), np.float32)
-    pool = np.empty((height, width), np.float32)
-    share = np.empty((height, width), np.float32)
-    spread = np.empty((height, width), np.float32)
-    scaled = np.empty(width, np.float32)
-    base = np.empty(width, np.float32)
+    area = height * width
+    row = width + 2 * pad
+    square = np.empty(area, np.float32)
+    flags = np.empty(area, np.bool_)
+    pool = np.empty(area, np.float32)
+    base = np.empty(area, np.float32)
+    scaled = np.empty(area, np.float32)
+    share = np.empty(area, np.float32)
+    padded = np.zeros((height + 2 * pad + 1) * row, np.float32)  # border stays zero
+    wide = np.empty(height * row, np.float32)
     divisor = np.float32(size * size)
     for n in range(n0, n1):
         for c in range(c0, c1):
             plane = x[n, c]
             diff = top_diff[n, c]
+            out = bottom_diff[n, c]
+            _pool_plane(plane, square, flags, padded, wide, pool, base, scaled, height,
+                        width, size, pad, alpha, y, mode, fast)
+            # Eltwise PROD's diffs (product input's, power output's), the Power layer's
+            # backward, and the pooling's share of each output.
+            if mode == 1:
+                for q in range(area):
+                    out[q] = scaled[q] * diff[q]
+                    share[q] = diff_scale / divisor
+            elif mode == 2:
+                for q in range(area):
+                    out[q] = scaled[q] * diff[q]
+                    share[q] = ((plane[q] * diff[q]) * diff_scale) / divisor
+            else:
+                for q in range(area):
+                    out[q] = scaled[q] * diff[q]
+                    share[q] = ((plane[q] * diff[q]) * ((scaled[q] / base[q]) * diff_scale)
+                                ) / divisor
+            # Pooling backward (the same box sum over the shares), then the square's
+            # backward (axpby(2, x, 0) rounds 2x + 0 once), then Split's sum.
+            _box_sum(share, padded, wide, height, width, size, pad)
             for h in range(height):
-                _square(plane[h], square[h])
-            _box_average(square, pool, size, pad)
-            for h in range(height):
-                _power(pool[h], base, scaled, alpha, y, mode, fast)
-                row = plane[h]
-                d = diff[h]
-                s = share[h]
-                out = bottom_diff[n, c, h]
-                for q in range(width):
-                    # Eltwise PROD: the product input's diff, then the power output's.
-                    out[q] = scaled[q] * d[q]
-                    power_diff = row[q] * d[q]
-                    # Power backward, then the pooling's share of each output.
-                    if mode == 1:
-                        pool_diff = diff_scale
-                    elif mode == 2:
-                        pool_diff = power_diff * diff_scale
-                    else:
-                        pool_diff = power_diff * ((scaled[q] / base[q]) * diff_scale)
-                    s[q] = pool_diff / divisor
-            # Pooling backward: each pixel receives its windows' shares in increasing
-            # output order (ph, then pw: j runs backwards).
-            for h in range(height):
-                for q in range(width):
-                    spread[h, q] = 0.0
-            for ph in range(height):
-                src = share[ph]
-                for i in range(size):
-                    h = ph - pad + i
-                    if h < 0 or h >= height:
-                        continue
-                    dst = spread[h]
-                    for j in range(size - 1, -1, -1):
-                        lo = max(0, pad - j)
-                        hi = min(width, width + pad - j)
-                        shift = j - pad
-                        for pw in range(lo, hi):
-                            dst[pw + shift] += src[pw]
-            # Power (square) backward: axpby(2, x, 0) rounds 2x + 0 once; then Split.
-            for h in range(height):
-                row = plane[h]
-                spr = spread[h]
-                out = bottom_diff[n, c, h]
-                for q in range(width):
-                    out[q] = out[q] + spr[q] * fma32(_TWO, row[q], _ZERO)
-
+                spread = wide[h * row:h * row + width]
+                xs = plane[h * width:(h + 1) * width]
+                outs = out[h * width:(h + 1) * width]
+                for w in range(width):
+                    outs[w] = outs[w] + spread[w] * fma32(_TWO, xs[w], _ZERO)
