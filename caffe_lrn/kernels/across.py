@@ -18,9 +18,9 @@ only) instead of glibc's; everything else is shared.
 import numpy as np
 from numba import njit
 
-from caffe_lrn.kernels.fastpow import fix_specials, pow_075_main, power_row
+from caffe_lrn.kernels.fastpow import pow_075_main
 from caffe_lrn.kernels.intrinsics import fma32
-from caffe_lrn.kernels.powf import powf_main
+from caffe_lrn.kernels.powf import powf_main, powf_scalar
 
 _JIT = dict(nogil=True, error_model="numpy", cache=True)
 _INLINE = dict(inline="always", error_model="numpy")
@@ -55,94 +55,123 @@ def _first_channel(x, zeros, n, scale, q0, q1, aos, k, size, pre_pad):
 
 
 @njit(**_INLINE)
-def _window(x, zeros, n, c, scale, q0, q1, aos, k, size, pre_pad):
-    """Advance ``scale`` to channel ``c``; False when the power must be taken separately
-    (channel 0, or no window), True when :func:`_window_power` is to do both at once."""
-    if c == 0:
-        _first_channel(x, zeros, n, scale, q0, q1, aos, k, size, pre_pad)
-        return False
-    return aos != 0
-
-
-@njit(**_INLINE)
-def _window_power(x, zeros, n, c, scale, power, q0, q1, aos, size, pre_pad, y64, fast):
-    """One step of the window and ``power = scale ** y``, in one vectorised loop per mode
-    (the loop is written twice so that each is branch-free)."""
-    head = _row(x, zeros, n, c + size - 1, pre_pad, q0, q1)
-    tail = _row(x, zeros, n, c - 1, pre_pad, q0, q1)
-    neg = -aos
+def _forward_channel(x, zeros, n, c, scale, flags, q0, q1, aos, k, size, pre_pad, y, y64,
+                     out, main):
+    """Advance ``scale`` to channel ``c`` and write its top row ``scale^y * x`` to ``out``,
+    all in one vectorised loop; ``main`` is the power's common path (a compile-time
+    choice, so the loop has no branch). Elements ``main`` flags are redone with glibc's
+    scalar ``powf`` after the loop."""
+    row = x[n, c, q0:q1]
+    length = scale.size
     special = False
-    if fast:
-        for q in range(scale.size):
+    if c > 0 and aos != 0:
+        head = _row(x, zeros, n, c + size - 1, pre_pad, q0, q1)
+        tail = _row(x, zeros, n, c - 1, pre_pad, q0, q1)
+        neg = -aos
+        for q in range(length):
             h = head[q]
             t = tail[q]
             s = fma32(neg, t * t, fma32(aos, h * h, scale[q]))
             scale[q] = s
-            value, odd = pow_075_main(s, y64)
-            power[q] = value
+            value, odd = main(s, y64)
+            out[q] = value * row[q]
+            flags[q] = odd
             special |= odd
     else:
-        for q in range(scale.size):
-            h = head[q]
-            t = tail[q]
-            s = fma32(neg, t * t, fma32(aos, h * h, scale[q]))
-            scale[q] = s
-            value, odd = powf_main(s, y64)
-            power[q] = value
+        if c == 0:
+            _first_channel(x, zeros, n, scale, q0, q1, aos, k, size, pre_pad)
+        for q in range(length):
+            value, odd = main(scale[q], y64)
+            out[q] = value * row[q]
+            flags[q] = odd
             special |= odd
-    return special
+    if special:
+        for q in range(length):
+            if flags[q]:
+                out[q] = powf_scalar(scale[q], y) * row[q]
 
 
 @njit(**_INLINE)
-def _channel(x, zeros, n, c, scale, power, q0, q1, aos, k, size, pre_pad, y, y64, fast):
-    """Advance ``scale`` to channel ``c`` and write ``power = scale ** y`` for its row."""
-    if _window(x, zeros, n, c, scale, q0, q1, aos, k, size, pre_pad):
-        special = _window_power(x, zeros, n, c, scale, power, q0, q1, aos, size, pre_pad,
-                                y64, fast)
-    else:
-        special = power_row(scale, power, y64, fast)
-    if special:
-        fix_specials(scale, power, y, y64, fast)
+def _forward_tile(x, top, n0, n1, q0, q1, aos, k, size, pre_pad, y, main):
+    length = q1 - q0
+    scale = np.empty(length, np.float32)
+    flags = np.empty(length, np.bool_)
+    zeros = np.zeros(length, np.float32)
+    y64 = np.float64(y)
+    for n in range(n0, n1):
+        for c in range(x.shape[1]):
+            _forward_channel(x, zeros, n, c, scale, flags, q0, q1, aos, k, size, pre_pad, y,
+                             y64, top[n, c, q0:q1], main)
 
 
 @njit(**_JIT)
 def forward(x, top, n0, n1, q0, q1, aos, k, size, pre_pad, y, fast):
     """``top = scale^y * x`` (``y = -beta``) for the tile."""
-    length = q1 - q0
-    scale = np.empty(length, np.float32)
-    power = np.empty(length, np.float32)
-    zeros = np.zeros(length, np.float32)
-    y64 = np.float64(y)
-    for n in range(n0, n1):
-        for c in range(x.shape[1]):
-            _channel(x, zeros, n, c, scale, power, q0, q1, aos, k, size, pre_pad, y, y64,
-                     fast)
-            row = x[n, c, q0:q1]
-            out = top[n, c, q0:q1]
-            for q in range(length):
-                out[q] = power[q] * row[q]
+    if fast:
+        _forward_tile(x, top, n0, n1, q0, q1, aos, k, size, pre_pad, y, pow_075_main)
+    else:
+        _forward_tile(x, top, n0, n1, q0, q1, aos, k, size, pre_pad, y, powf_main)
 
 
 @njit(**_INLINE)
-def _backward_block(x, top_diff, bottom_diff, n, q0, q1, scale, power, zeros, ratio, accum,
-                    aos, k, size, pre_pad, y, y64, cache_ratio_value, fast):
+def _backward_channel(x, top_diff, bottom_diff, zeros, n, c, scale, flags, ratio_row, q0, q1,
+                      aos, k, size, pre_pad, y, y64, main):
+    """Advance ``scale`` to channel ``c``; write ``bottom_diff = top_diff * scale^y`` and
+    the ratio ``top_diff * (scale^y * x) / scale`` of its row, in one loop (as
+    :func:`_forward_channel`)."""
+    row = x[n, c, q0:q1]
+    diff = top_diff[n, c, q0:q1]
+    out = bottom_diff[n, c, q0:q1]
+    length = scale.size
+    special = False
+    if c > 0 and aos != 0:
+        head = _row(x, zeros, n, c + size - 1, pre_pad, q0, q1)
+        tail = _row(x, zeros, n, c - 1, pre_pad, q0, q1)
+        neg = -aos
+        for q in range(length):
+            h = head[q]
+            t = tail[q]
+            s = fma32(neg, t * t, fma32(aos, h * h, scale[q]))
+            scale[q] = s
+            p, odd = main(s, y64)
+            d = diff[q]
+            out[q] = d * p
+            ratio_row[q] = d * (p * row[q]) / s
+            flags[q] = odd
+            special |= odd
+    else:
+        if c == 0:
+            _first_channel(x, zeros, n, scale, q0, q1, aos, k, size, pre_pad)
+        for q in range(length):
+            s = scale[q]
+            p, odd = main(s, y64)
+            d = diff[q]
+            out[q] = d * p
+            ratio_row[q] = d * (p * row[q]) / s
+            flags[q] = odd
+            special |= odd
+    if special:
+        for q in range(length):
+            if flags[q]:
+                s = scale[q]
+                p = powf_scalar(s, y)
+                d = diff[q]
+                out[q] = d * p
+                ratio_row[q] = d * (p * row[q]) / s
+
+
+@njit(**_INLINE)
+def _backward_block(x, top_diff, bottom_diff, n, q0, q1, scale, flags, zeros, ratio, accum,
+                    aos, k, size, pre_pad, y, y64, cache_ratio_value, main):
     channels = x.shape[1]
     length = q1 - q0
     neg_crv = -cache_ratio_value
     started = False
     for c in range(channels + pre_pad):
         if c < channels:
-            _channel(x, zeros, n, c, scale, power, q0, q1, aos, k, size, pre_pad, y, y64,
-                     fast)
-            row = x[n, c, q0:q1]
-            diff = top_diff[n, c, q0:q1]
-            out = bottom_diff[n, c, q0:q1]
-            r = ratio[c + pre_pad, :length]
-            for q in range(length):
-                p = power[q]
-                d = diff[q]
-                out[q] = d * p
-                r[q] = d * (p * row[q]) / scale[q]
+            _backward_channel(x, top_diff, bottom_diff, zeros, n, c, scale, flags,
+                              ratio[c + pre_pad, :length], q0, q1, aos, k, size, pre_pad, y,
+                              y64, main)
         # Channel j's window ends at padded ratio row c + pre_pad: finish it now, while its
         # rows are in cache (the same additions in the same order as a second pass).
         j = c - pre_pad
@@ -166,6 +195,25 @@ def _backward_block(x, top_diff, bottom_diff, n, q0, q1, scale, power, zeros, ra
             accum[q] = a - tail[q]
 
 
+@njit(**_INLINE)
+def _backward_tile(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
+                   cache_ratio_value, main):
+    block = max(1, min(q1 - q0, BLOCK))
+    scale = np.empty(block, np.float32)
+    flags = np.empty(block, np.bool_)
+    zeros = np.zeros(block, np.float32)
+    ratio = np.zeros((x.shape[1] + size - 1, block), np.float32)
+    accum = np.empty(block, np.float32)
+    y64 = np.float64(y)
+    for n in range(n0, n1):
+        for b0 in range(q0, q1, block):
+            b1 = min(q1, b0 + block)
+            length = b1 - b0
+            _backward_block(x, top_diff, bottom_diff, n, b0, b1, scale[:length],
+                            flags[:length], zeros[:length], ratio, accum[:length], aos, k,
+                            size, pre_pad, y, y64, cache_ratio_value, main)
+
+
 @njit(**_JIT)
 def backward(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
              cache_ratio_value, fast):
@@ -178,20 +226,12 @@ def backward(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
     finished as soon as its window's last ratio row exists. Pixels go in blocks of
     ``BLOCK``.
     """
-    block = max(1, min(q1 - q0, BLOCK))
-    scale = np.empty(block, np.float32)
-    power = np.empty(block, np.float32)
-    zeros = np.zeros(block, np.float32)
-    ratio = np.zeros((x.shape[1] + size - 1, block), np.float32)
-    accum = np.empty(block, np.float32)
-    y64 = np.float64(y)
-    for n in range(n0, n1):
-        for b0 in range(q0, q1, block):
-            b1 = min(q1, b0 + block)
-            length = b1 - b0
-            _backward_block(x, top_diff, bottom_diff, n, b0, b1, scale[:length],
-                            power[:length], zeros[:length], ratio, accum[:length], aos, k,
-                            size, pre_pad, y, y64, cache_ratio_value, fast)
+    if fast:
+        _backward_tile(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
+                       cache_ratio_value, pow_075_main)
+    else:
+        _backward_tile(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
+                       cache_ratio_value, powf_main)
 
 
 @njit(**_JIT)
