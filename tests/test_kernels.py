@@ -185,3 +185,58 @@ def test_float64_and_beta_minus_two_run_on_numpy():
         want = run(params, blob, np.ones_like(blob), backend="numpy")
         assert same_bits(got[0], want[0]) and same_bits(got[1], want[1])
         assert got[0].dtype == blob.dtype
+
+
+def test_square_shortcut_on_a_sample_of_floats():
+    """powf(x, 2) through the shortcut equals glibc's algorithm (a sample; the slow test
+    below checks every float in the shortcut's range)."""
+    from numba import njit
+
+    from caffe_lrn.kernels.powf import square_main
+
+    @njit(error_model="numpy")
+    def squares(x, out):
+        for i in range(x.size):
+            value, needs = square_main(x[i])
+            out[i] = value
+            if needs:
+                out[i] = np.float32(np.nan)  # left to powf: not compared
+
+    rng = np.random.default_rng(31)
+    x = rng.integers(0, 2 ** 32, 2_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    out = np.empty_like(x)
+    squares(x, out)
+    decided = ~np.isnan(out)
+    assert decided.mean() > 0.25  # the shortcut decides most of them (and every zero)
+    assert same_bits(out[decided], powf(x[decided], np.float32(2)))
+
+
+@pytest.mark.slow
+def test_square_shortcut_on_every_float_in_its_range():
+    """Every float32 in [2^-60, 2^60] (about 10^9): where the shortcut decides, it gives
+    glibc's powf(x, 2) bits, compared with the kernel's full algorithm (itself checked
+    against the NumPy emulation and libm). About 5 s."""
+    from numba import njit
+
+    from caffe_lrn.kernels.intrinsics import f32_from_bits
+    from caffe_lrn.kernels.powf import SQUARE_HI, SQUARE_LO, powf_main, square_main
+
+    @njit(nogil=True, error_model="numpy")
+    def mismatches(start, stop):
+        bad = 0
+        decided = 0
+        for bits in range(start, stop):
+            x = f32_from_bits(np.int32(bits))  # positive floats: bits < 2^31
+            value, needs = square_main(x)
+            if not needs:
+                decided += 1
+                full, special = powf_main(x, 2.0)
+                if special or full != value:
+                    bad += 1
+        return bad, decided
+
+    lo = int(np.float32(SQUARE_LO).view(np.uint32))
+    hi = int(np.float32(SQUARE_HI).view(np.uint32)) + 1
+    bad, decided = mismatches(lo, hi)
+    assert bad == 0
+    assert decided > 0.99 * (hi - lo)
