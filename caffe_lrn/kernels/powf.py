@@ -224,7 +224,6 @@ def square_main(x):
     square = m64 * m64
     low = f64_bits(square) & _LOW29
     near = abs(low - _MID) <= SQUARE_WINDOW
-    inside = (m >= SQUARE_LO) & (m <= SQUARE_HI)
-    zero = m == np.float32(0.0)
-    needs = ~zero & (near | ~inside)
+    outside = (m < SQUARE_LO) | (m > SQUARE_HI) | (m != m)
+    needs = (m != np.float32(0.0)) & (near | outside)
     return np.float32(square), needs
