@@ -15,7 +15,6 @@ import numpy as np
 from numba import njit
 
 from caffe_lrn.kernels.intrinsics import sqrt32
-from caffe_lrn.kernels.powf import powf_main, powf_scalar
 
 #: The exponent this power serves; others use glibc's.
 FAST_EXPONENT = np.float32(-0.75)
@@ -32,30 +31,3 @@ def pow_075_main(s, y64):
     p2 = p0 * p0
     e = (p2 * p2) * (sd * sd * sd) - 1.0
     return np.float32(p0 - p0 * (e * 0.25)), (s != s) | (s <= 0) | (s == _INF)
-
-
-@njit(inline="always", error_model="numpy")
-def power_row(base, power, y64, fast):
-    """``power = base ** y`` along the common path; True if an element needs
-    :func:`fix_specials`. Each mode has its own branch-free loop."""
-    special = False
-    if fast:
-        for q in range(base.size):
-            value, odd = pow_075_main(base[q], y64)
-            power[q] = value
-            special |= odd
-    else:
-        for q in range(base.size):
-            value, odd = powf_main(base[q], y64)
-            power[q] = value
-            special |= odd
-    return special
-
-
-@njit(inline="always", error_model="numpy")
-def fix_specials(base, power, y, y64, fast):
-    """Redo with glibc's scalar ``powf`` the elements the common path could not take."""
-    for q in range(base.size):
-        needs = pow_075_main(base[q], y64)[1] if fast else powf_main(base[q], y64)[1]
-        if needs:
-            power[q] = powf_scalar(base[q], y)
