@@ -133,11 +133,24 @@ def _make_layer(params, exact, threads, **extra):
     return cls(params, **kwargs)
 
 
+def _engine_backend():
+    """Which backend the engine runs on here, e.g. "numba 0.68.1" or "numpy"."""
+    try:
+        from caffe_lrn.backend import resolve_backend
+
+        backend = resolve_backend()
+    except Exception as exc:  # an engine without backends, or a bad CAFFE_LRN_BACKEND
+        return f"backend unknown: {exc}"
+    if backend == "numba":
+        return f"numba {_version(['numba'])}"
+    return backend
+
+
 def _probe_engine():
     from caffe_lrn import __version__
 
     _layer_class()
-    return __version__
+    return f"{__version__} on {_engine_backend()}"
 
 
 def _probe_fast():
@@ -154,7 +167,7 @@ def _probe_fast():
         layer.backward(x)
     except Exception as exc:  # any refusal means the fast mode is not there yet
         raise Unavailable(f"fast mode not available ({type(exc).__name__}: {exc})") from None
-    return __version__
+    return f"{__version__} on {_engine_backend()}"
 
 
 def _prepare_engine(exact, **extra):

@@ -174,13 +174,14 @@ def _compute(layer, bottom, top_diff, step, top_out, diff_out):
 
 
 def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_MAX_MEMORY,
-            chunk_images=None, force=False):
+            chunk_images=None, force=False, layer_options=None):
     """Run an LRN layer (``params``: LRNParams) over the ``.npy`` blob at ``bottom_path``.
 
     Writes ``top`` (and ``bottom_diff`` when ``top_diff_path`` is given) to ``output``:
     ``.npy`` for ``top`` alone, otherwise an ``.npz``. ``chunk_images`` fixes the run length;
     by default it follows ``max_memory``. Results equal ``LRNLayer(params).forward`` (and
-    ``backward``) on the whole blob, bit for bit. Returns a summary dict (``shape``,
+    ``backward``) on the whole blob, bit for bit. ``layer_options`` are passed to
+    ``LRNLayer`` (``exact``, ``threads``, ``backend``). Returns a summary dict (``shape``,
     ``dtype``, ``images_per_chunk``, ``outputs``).
     """
     output = str(output)
@@ -200,7 +201,7 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
         raise ParameterError(f"chunk size must be at least 1 image, got {chunk_images}")
     step = int(chunk_images) if chunk_images else images_per_chunk(
         bottom.shape, dtype.itemsize, max_memory)
-    layer = LRNLayer(params)
+    layer = LRNLayer(params, **(layer_options or {}))
 
     def write_npy(handle):
         _write_header(handle, bottom.shape, dtype)

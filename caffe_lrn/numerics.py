@@ -21,7 +21,7 @@ import numpy as np
 from caffe_lrn.errors import BlobError
 from caffe_lrn.powf import powf
 
-__all__ = ["fma32", "axpy", "axpby", "powx", "check_dtype", "SUPPORTED_DTYPES"]
+__all__ = ["fma32", "axpy", "axpby", "powx", "fast_powx", "check_dtype", "SUPPORTED_DTYPES"]
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -136,3 +136,15 @@ def powx(x, p):
         return powf(x, np.float32(p))
     with np.errstate(all="ignore"):
         return np.power(x, np.float64(p))
+
+
+def fast_powx(x, p):
+    """The fast mode's ``x ** p`` on NumPy: NumPy's own power in the blob's precision.
+
+    float32: not glibc's ``powf`` bits (NumPy's SIMD power differs from it by one ulp on
+    about one input in five), but several times cheaper than :func:`powx`'s emulation.
+    float64: the same as :func:`powx`.
+    """
+    x = np.asarray(x)
+    with np.errstate(all="ignore"):
+        return np.power(x, x.dtype.type(p))

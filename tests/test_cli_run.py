@@ -106,6 +106,25 @@ def test_chunk_option_gives_the_same_bits(refs, blobs, tmp_path, capsys):
         assert count_differing(result["bottom_diff"], case["bottom_diff"]) == 0
 
 
+def test_fast_threads_and_backend_options(refs, blobs, tmp_path, capsys):
+    from caffe_lrn.compare import ulp_distance
+
+    case = refs["across_alexnet"]
+    x, dy = blobs("x.npy", case["x"]), blobs("dy.npy", case["top_diff"])
+    fast_out, exact_out = tmp_path / "fast.npz", tmp_path / "exact.npz"
+    code, stdout, err = run(["--lrn-param", lrn_param_text(case), "--input", x, "--top-diff",
+                             dy, "-o", fast_out, "--fast"], capsys)
+    assert (code, err) == (0, "") and "fast mode" in stdout
+    code, stdout, err = run(["--lrn-param", lrn_param_text(case), "--input", x, "--top-diff",
+                             dy, "-o", exact_out, "--threads", "2", "--backend", "numpy"],
+                            capsys)
+    assert (code, err) == (0, "") and "exact" in stdout
+    with np.load(fast_out) as fast, np.load(exact_out) as exact:
+        assert count_differing(exact["top"], case["top"]) == 0
+        assert count_differing(exact["bottom_diff"], case["bottom_diff"]) == 0
+        assert ulp_distance(fast["top"], case["top"]).max() <= 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--input", "x.npy", "-o", "o.npz"], "give NET --layer NAME, or --lrn-param TEXT"),
     ([str(PROTOTXT / "across_default.prototxt"), "--input", "x.npy", "-o", "o.npz"],
@@ -115,6 +134,10 @@ def test_chunk_option_gives_the_same_bits(refs, blobs, tmp_path, capsys):
     (["--lrn-param", "local_size: 3", "--input", "x.npy", "-o", "o.npz", "--chunk", "0"],
      "--chunk"),
     (["--lrn-param", "local_size: 3", "-o", "o.npz"], "--input"),
+    (["--lrn-param", "local_size: 3", "--input", "x.npy", "-o", "o.npz", "--threads", "0"],
+     "--threads must be at least 1, got 0"),
+    (["--lrn-param", "local_size: 3", "--input", "x.npy", "-o", "o.npz", "--backend", "gpu"],
+     "invalid choice: 'gpu'"),
 ])
 def test_usage_errors_exit_2(argv, message, capsys):
     code, _, err = run(argv, capsys)

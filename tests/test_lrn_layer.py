@@ -1,9 +1,12 @@
 """LRNLayer: bit for bit against Caffe's own outputs, Caffe's own test cases, and ours."""
+import zlib
+
 import numpy as np
 import pytest
 
 import caffe_lrn
 from caffe_lrn import LRNLayer, LRNParams, load_net, lrn_layers
+from caffe_lrn.backend import numba_available
 from caffe_lrn.compare import count_differing, ulp_distance
 from caffe_lrn.errors import BlobError, LayerStateError, ParameterError
 from caffe_lrn.layers import lrn as lrn_module
@@ -40,10 +43,14 @@ def test_reference_cases_are_all_covered(refs, cases):
     assert sorted(c["name"] for c in cases) == sorted(CASE_NAMES)
 
 
+BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_bit_for_bit_with_caffe(refs, name):
+def test_bit_for_bit_with_caffe(refs, name, backend):
     case = refs[name]
-    top, bottom_diff = run_case(case)
+    top, bottom_diff = run_case(case, backend=backend)
     differing_top = count_differing(top, case["top"])
     differing_diff = count_differing(bottom_diff, case["bottom_diff"])
     print(f"{name}: top {differing_top} of {top.size} differ, bottom_diff {differing_diff} "
@@ -77,11 +84,11 @@ def test_the_cases_need_the_exact_primitives(refs, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(lrn_module, "axpy", two_rounding_axpy)
-        top, _ = run_case(case)
+        top, _ = run_case(case, backend="numpy")
     assert count_differing(top, case["top"]) > 0
     with monkeypatch.context() as patch:
         patch.setattr(lrn_module, "powx", lambda x, p: np.power(x, np.float32(p)))
-        top, bottom_diff = run_case(case)
+        top, bottom_diff = run_case(case, backend="numpy")
     assert count_differing(top, case["top"]) + count_differing(
         bottom_diff, case["bottom_diff"]) > 0
 
@@ -177,7 +184,8 @@ def reference_bottom_diff(x, top_diff, params):
 @pytest.mark.parametrize("name", sorted(OWN_CASES))
 def test_own_cases_against_loop_reference(name):
     shape, params = OWN_CASES[name]
-    rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
+    # A seed fixed by the name: str hashes change from run to run (PYTHONHASHSEED).
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
     x = rng.standard_normal(shape).astype(np.float32)
     top_diff = rng.standard_normal(shape).astype(np.float32)
     layer = LRNLayer(params)
@@ -185,7 +193,9 @@ def test_own_cases_against_loop_reference(name):
     bottom_diff = layer.backward(top_diff)
     want_top = reference_top(x, params)
     # scale carries a few ULP of running-window error, which scale^-beta multiplies by beta.
-    assert ulp_distance(top, want_top).max() <= 4 * max(1.0, params.beta)
+    # Over 200 draws the worst was 7.6 * beta (across_1x1_images, alpha 2: large squares
+    # enter and leave the window) and 5.3 * beta (across_nonsquare_k2_beta1.5).
+    assert ulp_distance(top, want_top).max() <= 10 * max(1.0, params.beta)
     want_diff = reference_bottom_diff(x, top_diff, params)
     scale = np.abs(want_diff).max() + np.abs(top_diff).max()
     np.testing.assert_allclose(bottom_diff, want_diff, rtol=1e-5, atol=1e-6 * scale)

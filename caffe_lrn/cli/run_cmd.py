@@ -4,6 +4,9 @@
     caffe-lrn run --lrn-param TEXT --input X.npy [--top-diff DY.npy] -o OUT.npz [--force]
     caffe-lrn run ... --input BIG.npy -o TOP.npy [--max-memory 512M]
 
+``--fast`` runs the fast mode (top within 2 ULP of Caffe's bits; the README has the
+bounds); ``--threads`` and ``--backend`` choose how the work runs, never the results.
+
 The layer comes from a net file (prototxt or caffemodel, any vintage; looked up by name
 among its LRN layers) or from an ``lrn_param`` in Caffe's text format. ``X.npy`` is an
 (N, C, H, W) float32 or float64 blob; ``OUT.npz`` gets ``top`` and, with ``--top-diff``,
@@ -16,8 +19,8 @@ so memory use does not grow with the blob (:mod:`caffe_lrn.chunks`).
 """
 import sys
 
-from caffe_lrn.errors import LayerNotFoundError, ParameterError
 from caffe_lrn.chunks import DEFAULT_MAX_MEMORY, parse_size, run_npy
+from caffe_lrn.errors import LayerNotFoundError, ParameterError
 from caffe_lrn.fileio import check_output_path
 from caffe_lrn.params import LRNParams
 
@@ -58,6 +61,8 @@ def run(args):
         return _usage(args, "give NET --layer NAME, or --lrn-param TEXT")
     if args.chunk is not None and args.chunk < 1:
         return _usage(args, f"--chunk must be at least 1, got {args.chunk}")
+    if args.threads is not None and args.threads < 1:
+        return _usage(args, f"--threads must be at least 1, got {args.threads}")
     if args.output.lower().endswith(".npy") and args.top_diff is not None:
         return _usage(args, "an .npy output holds top only; with --top-diff write an .npz")
     max_memory = parse_size(args.max_memory)
@@ -71,12 +76,15 @@ def run(args):
         source = f"layer {args.layer!r}"
     # Runs of images are read, computed and appended to the output one at a time, so a
     # blob larger than memory runs within --max-memory (results do not depend on it).
+    layer_options = dict(exact=not args.fast, threads=args.threads, backend=args.backend)
     summary = run_npy(params, args.input, args.output, top_diff_path=args.top_diff,
-                      max_memory=max_memory, chunk_images=args.chunk, force=args.force)
+                      max_memory=max_memory, chunk_images=args.chunk, force=args.force,
+                      layer_options=layer_options)
     shape = "x".join(str(d) for d in summary["shape"])
+    mode = "fast mode" if args.fast else "exact"
     print(f"{args.output}: {', '.join(summary['outputs'])} of {source} "
           f"({params.norm_region}, local_size {params.local_size}) on {shape} "
-          f"{summary['dtype']}")
+          f"{summary['dtype']}, {mode}")
     return 0
 
 
@@ -106,5 +114,15 @@ def register(subparsers):
                         default=f"{DEFAULT_MAX_MEMORY // 2**20}M",
                         help="working-memory budget that sets how many images run at once "
                              "(default %(default)s; e.g. 256M, 2G)")
+    parser.add_argument("--fast", action="store_true",
+                        help="fast mode: a cheaper power, top within 2 float32 ULP of "
+                             "Caffe's bits instead of equal to them")
+    parser.add_argument("--threads", metavar="N", type=int,
+                        help="threads to use (default: CAFFE_LRN_THREADS, else every core; "
+                             "the results do not depend on it)")
+    parser.add_argument("--backend", choices=("auto", "numpy", "numba"),
+                        help="engine: NumPy, or the numba kernels of the 'fast' extra "
+                             "(default: CAFFE_LRN_BACKEND, else auto: numba when installed; "
+                             "the results do not depend on it)")
     parser.set_defaults(func=run, parser=parser)
     return parser

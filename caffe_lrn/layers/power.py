@@ -19,7 +19,7 @@ import numpy as np
 
 from caffe_lrn.errors import LayerStateError
 from caffe_lrn.layers.blobs import check_blob, check_diff
-from caffe_lrn.numerics import axpby, powx
+from caffe_lrn.numerics import axpby, fast_powx, powx
 
 
 def _typed(dtype, power, scale, shift):
@@ -28,8 +28,9 @@ def _typed(dtype, power, scale, shift):
     return power, scale, shift, power * scale  # diff_scale in the blob's precision
 
 
-def power_forward(bottom, power=1.0, scale=1.0, shift=0.0):
-    """``(shift + scale * bottom) ^ power`` in Caffe's order, as a new array."""
+def power_forward(bottom, power=1.0, scale=1.0, shift=0.0, powx=powx):
+    """``(shift + scale * bottom) ^ power`` in Caffe's order, as a new array (``powx``:
+    the elementwise power, Caffe's by default)."""
     power, scale, shift, diff_scale = _typed(bottom.dtype, power, scale, shift)
     if diff_scale == 0:
         value = bottom.dtype.type(1) if power == 0 else powx(np.asarray(shift), power)
@@ -77,9 +78,12 @@ class PowerLayer:
     """Power layer built from ``power``, ``scale`` and ``shift`` (Caffe's PowerParameter).
 
     ``forward(bottom) -> top`` keeps ``bottom`` and ``top`` for ``backward(top_diff)``.
+    ``exact=False`` raises with NumPy's own power instead of glibc's ``powf`` (the LRN
+    layer's fast mode).
     """
 
-    def __init__(self, power=1.0, scale=1.0, shift=0.0):
+    def __init__(self, power=1.0, scale=1.0, shift=0.0, exact=True):
+        self.powx = powx if exact else fast_powx
         self.power = float(np.float32(power))
         self.scale = float(np.float32(scale))
         self.shift = float(np.float32(shift))
@@ -88,7 +92,7 @@ class PowerLayer:
     def forward(self, bottom):
         bottom = check_blob(bottom, "Power", ndim=None)
         with np.errstate(all="ignore"):
-            top = power_forward(bottom, self.power, self.scale, self.shift)
+            top = power_forward(bottom, self.power, self.scale, self.shift, self.powx)
         self._bottom, self._top = bottom, top
         return top
 

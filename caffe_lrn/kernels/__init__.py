@@ -1,0 +1,18 @@
+"""Compiled kernels (numba) for the exact engine and the fast mode: an optional backend.
+
+Installed with ``pip install caffe-lrn[fast]``. Nothing in the core imports this package
+unless the numba backend is selected (:mod:`caffe_lrn.backend`); the NumPy code in
+:mod:`caffe_lrn.layers` and :mod:`caffe_lrn.powf` stays the reference, and the tests prove
+these kernels give the same bits.
+
+- :mod:`~caffe_lrn.kernels.intrinsics`: fused multiply-add, square root and bit casts.
+- :mod:`~caffe_lrn.kernels.powf`: glibc's ``powf`` (FMA build), vectorisable.
+- :mod:`~caffe_lrn.kernels.fastpow`: the fast mode's power for ``beta = 0.75``.
+- :mod:`~caffe_lrn.kernels.across`, :mod:`~caffe_lrn.kernels.within`: the fused layers.
+- :mod:`~caffe_lrn.kernels.lrn`: constants, tiles and threads for the layer.
+
+The kernels are compiled on first use and cached by numba next to these modules (or in
+``NUMBA_CACHE_DIR``), so later processes start in well under a second. numba checks only a
+kernel's own module for changes: after editing ``intrinsics.py``, ``powf.py`` or
+``fastpow.py`` in a development checkout, delete ``caffe_lrn/kernels/__pycache__``.
+"""

@@ -1,0 +1,126 @@
+"""The LRN layer on the numba kernels: constants as Caffe computes them, tiles, threads.
+
+Called by :class:`caffe_lrn.layers.lrn.LRNLayer` when the numba backend is selected and the
+blob is float32. The constants are the NumPy engine's, in the same precision
+(``alpha_over_size``, ``cache_ratio_value`` computed in double then cast, the Power layer's
+``diff_scale``). Work is cut into tiles of images (or of pixels / channel planes when there
+are fewer images than threads) that run on a thread pool; tiles never interact, so every
+tiling and thread count gives the same bits.
+"""
+import numpy as np
+
+from caffe_lrn.kernels import across, within
+from caffe_lrn.kernels.fastpow import FAST_EXPONENT
+from caffe_lrn.parallel import run_pieces, spans
+
+
+def supports(params, dtype):
+    """True when the kernels cover this layer and blob dtype (float32; in WITHIN_CHANNEL
+    every Power layer case but ``beta = -2``, whose backward is a square's)."""
+    if np.dtype(dtype) != np.float32:
+        return False
+    return not (params.within and -np.float32(params.beta) == 2)
+
+
+def tiles(num, inner, threads, chunk_images=None):
+    """(n0, n1, i0, i1) tiles: runs of images, each with a run of the inner axis."""
+    if num == 0 or inner == 0:
+        return []
+    if chunk_images:
+        return [(n0, min(num, n0 + chunk_images), 0, inner)
+                for n0 in range(0, num, chunk_images)]
+    if num >= threads:
+        return [(n0, n1, 0, inner) for n0, n1 in spans(num, threads)]
+    per_image = -(-threads // num)
+    return [(n, n + 1, i0, i1) for n in range(num) for i0, i1 in spans(inner, per_image)]
+
+
+def _fast_power(params, fast):
+    return bool(fast) and np.float32(params.beta) == -FAST_EXPONENT
+
+
+def _across_constants(params):
+    f32 = np.float32
+    size = params.local_size
+    aos = f32(params.alpha) / f32(size)
+    crv = f32(2.0 * float(f32(params.alpha)) * float(f32(params.beta)) / size)
+    return aos, f32(params.k), size, params.pre_pad, -f32(params.beta), crv
+
+
+def _within_constants(params):
+    f32 = np.float32
+    alpha = f32(params.alpha)
+    y = f32(-params.beta)  # the Power layer's power, as a float32
+    diff_scale = y * alpha
+    mode = 1 if diff_scale == 0 else (2 if y == 1 else 0)
+    return params.local_size, params.pre_pad, alpha, y, mode, diff_scale
+
+
+def forward(bottom, params, fast=False, threads=1, chunk_images=None):
+    """``top`` for a float32 (N, C, H, W) ``bottom``."""
+    x = np.ascontiguousarray(bottom)
+    top = np.empty(x.shape, np.float32)
+    num, channels, height, width = x.shape
+    fast = _fast_power(params, fast)
+    shape3 = (num, channels, height * width)
+    if params.within:
+        size, pad, alpha, y, mode, _ = _within_constants(params)
+        x3, top3 = x.reshape(shape3), top.reshape(shape3)
+
+        def work(tile):
+            n0, n1, c0, c1 = tile
+            within.forward(x3, top3, height, width, n0, n1, c0, c1, size, pad, alpha, y,
+                           mode, fast)
+        run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
+        return top
+    aos, k, size, pre_pad, y, _ = _across_constants(params)
+    x3, top3 = x.reshape(shape3), top.reshape(shape3)
+
+    def work(tile):
+        n0, n1, q0, q1 = tile
+        across.forward(x3, top3, n0, n1, q0, q1, aos, k, size, pre_pad, y, fast)
+    run_pieces(work, tiles(num, height * width, threads, chunk_images), threads)
+    return top
+
+
+def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None):
+    """``bottom_diff`` for float32 ``bottom`` and ``top_diff`` of one shape."""
+    x = np.ascontiguousarray(bottom)
+    dy = np.ascontiguousarray(top_diff)
+    bottom_diff = np.empty(x.shape, np.float32)
+    num, channels, height, width = x.shape
+    fast = _fast_power(params, fast)
+    shape3 = (num, channels, height * width)
+    x3, dy3, bd3 = x.reshape(shape3), dy.reshape(shape3), bottom_diff.reshape(shape3)
+    if params.within:
+        size, pad, alpha, y, mode, diff_scale = _within_constants(params)
+
+        def work(tile):
+            n0, n1, c0, c1 = tile
+            within.backward(x3, dy3, bd3, height, width, n0, n1, c0, c1, size, pad, alpha,
+                            y, mode, diff_scale, fast)
+        run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
+        return bottom_diff
+    aos, k, size, pre_pad, y, crv = _across_constants(params)
+
+    def work(tile):
+        n0, n1, q0, q1 = tile
+        across.backward(x3, dy3, bd3, n0, n1, q0, q1, aos, k, size, pre_pad, y, crv, fast)
+    run_pieces(work, tiles(num, height * width, threads, chunk_images), threads)
+    return bottom_diff
+
+
+def scale(bottom, params, threads=1):
+    """Caffe's ``scale_`` blob of ACROSS_CHANNELS for a float32 ``bottom``."""
+    x = np.ascontiguousarray(bottom)
+    num, channels, height, width = x.shape
+    out = np.empty(x.shape, np.float32)
+    aos, k, size, pre_pad, _, _ = _across_constants(params)
+    x3 = x.reshape(num, channels, height * width)
+    out3 = out.reshape(x3.shape)
+
+    def work(tile):
+        n0, n1, q0, q1 = tile
+        across.scale_blob(x3, out3, n0, n1, q0, q1, aos, k, size, pre_pad)
+    run_pieces(work, tiles(num, height * width, threads), threads)
+    return out
