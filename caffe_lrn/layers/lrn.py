@@ -25,7 +25,14 @@ Eltwise PROD::
 
 Every step runs on whole channels of a chunk of images at once; the channel recurrence is
 the only sequential loop. Images never interact, so a batch processed in chunks gives the
-same bits as in one piece.
+same bits as in one piece, and chunks run in parallel on threads (NumPy releases the GIL).
+This NumPy code is the reference engine; with numba installed the same layer runs on the
+compiled kernels of :mod:`caffe_lrn.kernels` (:mod:`caffe_lrn.backend` chooses), which give
+the same bits.
+
+Memory: forward keeps no ``scale`` blob (a full one would cost as much as the top); the
+backward pass recomputes it chunk by chunk from the kept bottom, bit for bit, and
+:attr:`LRNLayer.scale` recomputes it on request.
 """
 import numpy as np
 
@@ -35,7 +42,9 @@ from caffe_lrn.layers.eltwise import EltwiseLayer
 from caffe_lrn.layers.pooling import PoolingLayer
 from caffe_lrn.layers.power import PowerLayer
 from caffe_lrn.layers.split import SplitLayer
-from caffe_lrn.numerics import axpy, powx
+from caffe_lrn.backend import resolve_backend, resolve_threads
+from caffe_lrn.numerics import axpy, fast_powx, powx
+from caffe_lrn.parallel import run_pieces
 from caffe_lrn.params import LRNParams
 
 # Elements per chunk of images: small enough that the float64 temporaries of the exact
@@ -128,23 +137,26 @@ def across_scale(bottom, params, out):
     return out
 
 
-def across_forward(bottom, params, scale_out):
-    """``top`` of ACROSS_CHANNELS for a chunk; ``scale_out`` receives Caffe's ``scale_``."""
+def across_forward(bottom, params, scale_out=None, power=powx):
+    """``top`` of ACROSS_CHANNELS for a chunk; ``scale_out`` (if given) receives Caffe's
+    ``scale_``. ``power`` is the elementwise power (glibc's ``powf`` for float32)."""
+    if scale_out is None:
+        scale_out = np.empty(bottom.shape, dtype=bottom.dtype)
     across_scale(bottom, params, scale_out)
-    top = powx(scale_out, -bottom.dtype.type(params.beta))
+    top = power(scale_out, -bottom.dtype.type(params.beta))
     top *= bottom
     return top
 
 
-def across_backward(top_diff, bottom, scale, params):
-    """``bottom_diff`` of ACROSS_CHANNELS for a chunk, from Caffe's kept ``scale_``."""
+def across_backward(top_diff, bottom, scale, params, power=powx):
+    """``bottom_diff`` of ACROSS_CHANNELS for a chunk, from Caffe's ``scale_``."""
     dtype = bottom.dtype.type
     size, pre_pad = params.local_size, params.pre_pad
     channels = bottom.shape[1]
     # Computed in double (2. * alpha_ * beta_ / size_), then stored in the blob's precision.
     cache_ratio_value = dtype(2.0 * float(dtype(params.alpha)) * float(dtype(params.beta))
                               / size)
-    scale_power = powx(scale, -dtype(params.beta))
+    scale_power = power(scale, -dtype(params.beta))
     top = scale_power * bottom  # the forward's top, recomputed bit for bit
     bottom_diff = np.multiply(top_diff, scale_power, out=scale_power)
     ratio = np.multiply(top_diff, top, out=top)
@@ -170,11 +182,12 @@ def across_backward(top_diff, bottom, scale, params):
 class WithinChannelPipeline:
     """The five layers Caffe's LRNLayer builds for WITHIN_CHANNEL in LayerSetUp."""
 
-    def __init__(self, params):
+    def __init__(self, params, exact=True):
         self.split = SplitLayer(2)  # product_input, square_input
-        self.square = PowerLayer(power=2.0)
+        self.square = PowerLayer(power=2.0, exact=exact)
         self.pool = PoolingLayer(kernel_size=params.local_size, pad=params.pre_pad, stride=1)
-        self.power = PowerLayer(power=-params.beta, scale=params.alpha, shift=1.0)
+        self.power = PowerLayer(power=-params.beta, scale=params.alpha, shift=1.0,
+                                exact=exact)
         self.product = EltwiseLayer("PROD")
 
     def forward(self, bottom):
@@ -213,6 +226,18 @@ def _params_of(param):
                          f"got {type(param).__name__}")
 
 
+def _window_exceeds(params, blob):
+    """True when local_size reaches far past the blob (ACROSS: 2C + 1 channels; WITHIN:
+    2 max(H, W) + 1 pixels). The kernels walk every window position (O(local_size) per
+    pixel, O(local_size^2) WITHIN_CHANNEL), so local_size 2**31 - 1 would run for hours;
+    the NumPy path skips what only ever sees padding and gives the same bits."""
+    shape = np.shape(blob)
+    if len(shape) != 4:
+        return False
+    extent = max(shape[2], shape[3]) if params.within else shape[1]
+    return params.local_size > 2 * extent + 1
+
+
 class LRNLayer:
     """Caffe's LRN layer on NCHW float32/float64 arrays, bit for bit as Caffe's CPU code.
 
@@ -220,12 +245,25 @@ class LRNLayer:
     a ``caffe_pb2.LayerParameter`` of type "LRN"; it is validated at construction (Caffe's
     LayerSetUp). ``forward(bottom) -> top`` and ``backward(top_diff) -> bottom_diff``;
     backward uses the bottom given to the last forward (Caffe's bottom blob, not copied:
-    do not modify it in between) and, for ACROSS_CHANNELS, the kept ``scale``.
+    do not modify it in between).
 
-    ``exact=True`` is the only mode so far: float32 axpy rounds once and powers are
-    glibc's powf, as in Caffe's reference build. ``chunk_images`` fixes how many images
-    are processed at once (default: about 512k elements per chunk, an image cut into rows
-    or channel planes when larger); results do not depend on it.
+    ``exact=True`` (default): float32 axpy rounds once and powers are glibc's ``powf``, as
+    in Caffe's reference build: Caffe's bits. ``exact=False``, the fast mode: the same
+    computation (window sums, pooling, products in Caffe's order) with a cheaper power
+    ``scale^-beta``. Bound, checked by the tests on every reference case: top within 2
+    float32 ULP of the exact engine's, NaN and inf in the same places; bottom_diff within
+    ``2^-22`` of its largest magnitude (in ULP it can be hundreds off where its two terms
+    cancel). On the numba backend the fast power serves ``beta = 0.75`` (a float32 start
+    and one correction in double, faithfully rounded like ``powf``, so the two powers are
+    at most 1 ULP apart and top at most 2); other betas keep glibc's power. On NumPy it is
+    NumPy's float32 ``np.power`` (measured: top within 2 ULP).
+
+    ``backend``: ``"numpy"``, ``"numba"`` or ``"auto"`` (default: ``CAFFE_LRN_BACKEND``,
+    else ``"auto"``, numba when installed); float64 blobs always run on NumPy.
+    ``threads``: how many threads share the work (default: ``CAFFE_LRN_THREADS``, else
+    every available core). ``chunk_images`` fixes how many images are processed at once
+    (default: automatic; an image is cut into rows or channel planes when large). Results
+    depend on none of these three.
 
     Example::
 
@@ -236,15 +274,14 @@ class LRNLayer:
         >>> bottom_diff = layer.backward(np.ones_like(top))
     """
 
-    def __init__(self, param, exact=True, chunk_images=None):
+    def __init__(self, param, exact=True, chunk_images=None, threads=None, backend=None):
         self.params = _params_of(param)
-        if not exact:
-            raise ParameterError("only the exact mode (exact=True) is implemented")
-        self.exact = True
+        self.exact = bool(exact)
         if chunk_images is not None and int(chunk_images) < 1:
             raise ParameterError(f"chunk_images must be at least 1, got {chunk_images}")
         self.chunk_images = None if chunk_images is None else int(chunk_images)
-        self.scale = None
+        self.threads = resolve_threads(threads)
+        self.backend = resolve_backend(backend)
         self._bottom = None
         self._top_shape = self._top_dtype = None
         if self.params.within:
@@ -253,30 +290,56 @@ class LRNLayer:
 
     @classmethod
     def from_text(cls, text, **kwargs):
-        """From Caffe's text format, e.g. ``"local_size: 3 alpha: 5e-05 norm_region: WITHIN_CHANNEL"``."""
+        """From Caffe's text format, e.g. ``"local_size: 3 alpha: 5e-05 norm_region: WITHIN_CHANNEL"``.
+
+        Keyword arguments (``exact``, ``threads``, ...) go to the constructor."""
         return cls(LRNParams.from_text(text), **kwargs)
 
     def __repr__(self):
         fields = ", ".join(f"{k}={v!r}" for k, v in self.params.as_dict().items())
-        return f"LRNLayer({fields})"
+        mode = "" if self.exact else ", exact=False"
+        return f"LRNLayer({fields}{mode})"
+
+    def _kernels(self, blob):
+        """The numba kernel module when it serves this blob, else None (NumPy)."""
+        if self.backend != "numba":
+            return None
+        from caffe_lrn.kernels import lrn as kernels
+
+        if not kernels.supports(self.params, blob.dtype) or _window_exceeds(self.params, blob):
+            return None
+        return kernels
+
+    @property
+    def _power(self):
+        return powx if self.exact else fast_powx
 
     def forward(self, bottom):
         """``top`` for an (N, C, H, W) float32 or float64 ``bottom`` (never modified)."""
         bottom = check_blob(bottom, "LRN")
-        top = np.empty(bottom.shape, dtype=bottom.dtype)
-        scale = np.empty(bottom.shape, dtype=bottom.dtype) if not self.params.within else None
-        if bottom.size:
-            with np.errstate(all="ignore"):  # inf and NaN propagate as in Caffe
-                if self.params.within:
-                    for part in within_chunks(bottom.shape, self.chunk_images):
-                        top[part] = WithinChannelPipeline(self.params).forward(bottom[part])
-                else:
-                    for part in across_chunks(bottom.shape, self.chunk_images):
-                        top[part] = across_forward(bottom[part], self.params, scale[part])
-        self.scale = scale
+        kernels = self._kernels(bottom)
+        if kernels is not None and bottom.size:
+            top = kernels.forward(bottom, self.params, fast=not self.exact,
+                                  threads=self.threads, chunk_images=self.chunk_images)
+        else:
+            top = np.empty(bottom.shape, dtype=bottom.dtype)
+            if bottom.size:
+                self._numpy_forward(bottom, top)
         self._bottom = bottom
         self._top_shape, self._top_dtype = top.shape, top.dtype
         return top
+
+    def _numpy_forward(self, bottom, top):
+        params, exact, power = self.params, self.exact, self._power
+
+        def work(part):
+            with np.errstate(all="ignore"):  # inf and NaN propagate as in Caffe
+                if params.within:
+                    top[part] = WithinChannelPipeline(params, exact).forward(bottom[part])
+                else:
+                    top[part] = across_forward(bottom[part], params, power=power)
+        chunks = within_chunks if params.within else across_chunks
+        run_pieces(work, chunks(bottom.shape, self.chunk_images), self.threads)
 
     def backward(self, top_diff):
         """``bottom_diff`` for ``top_diff`` (the top's shape and dtype) of the last forward."""
@@ -285,21 +348,50 @@ class LRNLayer:
                                   "first")
         top_diff = check_diff(top_diff, _Spec(self._top_shape, self._top_dtype))
         bottom = self._bottom
+        kernels = self._kernels(bottom)
+        if kernels is not None and bottom.size:
+            return kernels.backward(bottom, top_diff, self.params, fast=not self.exact,
+                                    threads=self.threads, chunk_images=self.chunk_images)
         bottom_diff = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
-            with np.errstate(all="ignore"):
-                if self.params.within:
-                    for part in within_chunks(bottom.shape, self.chunk_images):
-                        # Re-run the chunk's pipeline forward: its intermediate blobs are
-                        # not kept between calls, so memory stays one chunk's worth.
-                        pipeline = WithinChannelPipeline(self.params)
-                        pipeline.forward(bottom[part])
-                        bottom_diff[part] = pipeline.backward(top_diff[part])
-                else:
-                    for part in across_chunks(bottom.shape, self.chunk_images):
-                        bottom_diff[part] = across_backward(
-                            top_diff[part], bottom[part], self.scale[part], self.params)
+            self._numpy_backward(bottom, top_diff, bottom_diff)
         return bottom_diff
+
+    def _numpy_backward(self, bottom, top_diff, bottom_diff):
+        params, exact, power = self.params, self.exact, self._power
+
+        def work(part):
+            with np.errstate(all="ignore"):
+                if params.within:
+                    # Re-run the chunk's pipeline forward: its intermediate blobs are not
+                    # kept between calls, so memory stays one chunk's worth.
+                    pipeline = WithinChannelPipeline(params, exact)
+                    pipeline.forward(bottom[part])
+                    bottom_diff[part] = pipeline.backward(top_diff[part])
+                else:
+                    scale = np.empty(bottom[part].shape, dtype=bottom.dtype)
+                    across_scale(bottom[part], params, scale)
+                    bottom_diff[part] = across_backward(top_diff[part], bottom[part], scale,
+                                                        params, power=power)
+        chunks = within_chunks if params.within else across_chunks
+        run_pieces(work, chunks(bottom.shape, self.chunk_images), self.threads)
+
+    @property
+    def scale(self):
+        """Caffe's ``scale_`` blob of the last ACROSS_CHANNELS forward, recomputed from its
+        bottom on each access (None for WITHIN_CHANNEL or before a forward)."""
+        if self.params.within or self._bottom is None:
+            return None
+        bottom = self._bottom
+        kernels = self._kernels(bottom)
+        if kernels is not None and bottom.size:
+            return kernels.scale(bottom, self.params, threads=self.threads)
+        scale = np.empty(bottom.shape, dtype=bottom.dtype)
+        if bottom.size:
+            with np.errstate(all="ignore"):
+                for part in across_chunks(bottom.shape, self.chunk_images):
+                    across_scale(bottom[part], self.params, scale[part])
+        return scale
 
 
 def lrn_forward(bottom, params):
