@@ -42,8 +42,10 @@ def _fast_power(params, fast):
 def _across_constants(params):
     f32 = np.float32
     size = params.local_size
-    aos = f32(params.alpha) / f32(size)
-    crv = f32(2.0 * float(f32(params.alpha)) * float(f32(params.beta)) / size)
+    # Caffe casts these in C++: an out-of-range value becomes inf there and here, silently.
+    with np.errstate(over="ignore"):
+        aos = f32(params.alpha) / f32(size)
+        crv = f32(2.0 * float(f32(params.alpha)) * float(f32(params.beta)) / size)
     return aos, f32(params.k), size, params.pre_pad, -f32(params.beta), crv
 
 
@@ -51,7 +53,8 @@ def _within_constants(params):
     f32 = np.float32
     alpha = f32(params.alpha)
     y = f32(-params.beta)  # the Power layer's power, as a float32
-    diff_scale = y * alpha
+    with np.errstate(over="ignore"):  # inf in Caffe too
+        diff_scale = y * alpha
     mode = 1 if diff_scale == 0 else (2 if y == 1 else 0)
     return params.local_size, params.pre_pad, alpha, y, mode, diff_scale
 
