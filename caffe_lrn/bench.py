@@ -1,6 +1,6 @@
 """Benchmark: this project's LRN engine against its peers, measured honestly.
 
-Cases (issue 6), float32, seeded realistic inputs (ReLU'd Gaussian x 10, as after a conv+ReLU):
+Cases, float32, seeded realistic inputs (ReLU'd Gaussian x 10, as after a conv+ReLU):
 
 * A: ACROSS_CHANNELS (32, 96, 55, 55), local_size 5, alpha 1e-4, beta 0.75, k 1 (AlexNet norm1)
 * B: ACROSS_CHANNELS (32, 256, 27, 27), same parameters (AlexNet norm2)

@@ -1,11 +1,11 @@
-"""The benchmark's report: ratios, issue 6's "done means" flags, and the printed tables.
+"""The benchmark's report: ratios, the pass/fail flags of the performance goals, and the printed tables.
 
 ``build_report`` joins the per-thread-count measurements of :mod:`caffe_lrn.bench` into one
 JSON-ready document; ``format_report`` prints it. Flags are "PASS", "FAIL" or "n/a" (no
 number to judge, e.g. no peer for the cell or the fast mode not built yet); nothing is
 rounded in favour of the engine.
 
-Issue 6's targets, with one thread unless said otherwise:
+The performance goals, with one thread unless said otherwise:
 1. exact engine <= 1.0 x the fastest peer in every (case, pass) cell that has a peer;
    fast mode <= 0.5 x the fastest peer and <= 2 x the np.power floor.
 2. exact forward on case A with 2 threads >= 1.6 x faster than with 1.
@@ -194,7 +194,7 @@ def build_report(config, machine, results, in_process=False):
         "memory": memory,
         "thread_scaling": scaling,
         "identity": identity,
-        "done_means": done,
+        "goals": done,
         "targets": {"exact_over_best_peer_max": EXACT_VS_PEER,
                     "fast_over_best_peer_max": FAST_VS_PEER,
                     "fast_over_floor_max": FAST_VS_FLOOR,
@@ -235,7 +235,7 @@ def _table(header, rows):
 
 
 def format_report(report):
-    """The report as text: machine, times, ratios, checks, memory, threads, done means."""
+    """The report as text: machine, times, ratios, checks, memory, threads, goals."""
     config = report["config"]
     machine = report["machine"]
     impls = report["implementations"]
@@ -246,7 +246,7 @@ def format_report(report):
                f"calls after {config['warmup']} warm-up); lower is better")
     if not report["meaningful"]:
         out.append("QUICK configuration: small shapes, a smoke run; the flags below are not "
-                   "a measurement of issue 6's targets")
+                   "a measurement of the performance goals")
     out.append(f"machine: {machine['cpu']}, {machine['cores']} cores "
                f"({machine['usable_cores']} usable), {machine['platform']}, Python "
                f"{machine['python']}, NumPy {machine['numpy']}, load average "
@@ -338,7 +338,7 @@ def format_report(report):
                    + ", ".join(
             f"{k} {'n/a' if v is None else ('yes' if v else 'NO')}" for k, v in identity.items()))
     out.append("")
-    out.append("done means (issue 6):")
+    out.append("performance goals:")
     labels = {
         "exact_vs_fastest_peer": "exact <= 1.0x fastest peer, every one-thread cell",
         "fast_vs_peer_and_floor": "fast <= 0.5x fastest peer and <= 2x floor",
@@ -346,7 +346,7 @@ def format_report(report):
         "memory": f"peak extra memory, exact forward A <= {MEMORY_BLOBS}x blob (beyond top)",
         "bit_identical_across_modes": "exact outputs bit-identical in every mode (threads, chunks)",
     }
-    for key, flag in report["done_means"].items():
+    for key, flag in report["goals"].items():
         out.append(f"  {flag:4s}  {labels.get(key, key)}")
     if report["notes"]:
         out.append("")

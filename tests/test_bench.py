@@ -2,7 +2,7 @@
 
 Timings are never asserted (they depend on the machine); what is asserted is the shape of
 the table and the JSON document, the output checks that keep a mis-configured peer out of
-"fastest peer", and the done-means arithmetic. A float64 textbook LRN stands in for the
+"fastest peer", and the goals arithmetic. A float64 textbook LRN stands in for the
 engine where the harness's own behaviour is under test, so these tests do not depend on
 the engine's progress.
 """
@@ -120,15 +120,15 @@ def test_quick_run_prints_table_and_writes_json(standin_registry, tmp_path, caps
     assert sorted((r[0], r[1], r[2]) for r in rows) == sorted(
         (c, p, t) for c in "ABC" for p in ("forward", "backward") for t in "12")
     assert "QUICK configuration" in text
-    assert "done means (issue 6):" in text
+    assert "performance goals:" in text
 
     doc = json.loads(out.read_text())
     assert set(doc) >= {"schema", "meaningful", "machine", "config", "cases", "implementations",
-                        "cells", "memory", "thread_scaling", "identity", "done_means",
+                        "cells", "memory", "thread_scaling", "identity", "goals",
                         "targets", "notes"}
     assert doc["meaningful"] is False
     assert set(doc["machine"]) >= {"cpu", "cores", "python", "numpy", "load_average"}
-    assert set(doc["done_means"]) == {"exact_vs_fastest_peer", "fast_vs_peer_and_floor",
+    assert set(doc["goals"]) == {"exact_vs_fastest_peer", "fast_vs_peer_and_floor",
                                       "two_thread_speedup", "memory",
                                       "bit_identical_across_modes"}
     assert [c["shape"] for c in doc["cases"]] == [list(bench.QUICK_SHAPES[n]) for n in "ABC"]
@@ -168,7 +168,7 @@ def test_json_to_stdout_moves_the_table_to_stderr(standin_registry, capsys):
     assert [(c["case"], c["pass"], c["threads"]) for c in doc["cells"]] == [("C", "forward", 1)]
     assert set(doc["cells"][0]["times"]) == {"exact", "fast"}
     assert doc["config"]["memory_case"] == "C"
-    assert "done means" in captured.err
+    assert "performance goals" in captured.err
 
 
 def test_json_output_is_never_overwritten_without_force(standin_registry, tmp_path, capsys):
@@ -212,7 +212,7 @@ def test_strict_exit_code_follows_the_flags(monkeypatch, capsys):
     doc = bench.run(bench.default_config(cases=["A"], passes=["forward"], threads=[1],
                                          peers=["torch"], repeat=5, warmup=1, quick=True),
                     in_process=True)
-    failing = "FAIL" in doc["done_means"].values()
+    failing = "FAIL" in doc["goals"].values()
     assert main(args + ["--strict"]) == (1 if failing else 0)
 
 
@@ -275,7 +275,7 @@ def _result(threads, cells, memory=()):
                                              for n, k in kinds.items()}}
 
 
-def test_done_means_arithmetic():
+def test_goal_arithmetic():
     config = bench.default_config(cases=["A", "C"], threads=[1, 2], quick=True)
     bad_cv2 = {"cv2": {"ok": False, "max_ulp": 4000.0, "max_rel_err": 2e-3, "differing": 9}}
     one = [
@@ -310,7 +310,7 @@ def test_done_means_arithmetic():
     assert c_fwd["flags"]["fast_vs_peer_and_floor"] == "FAIL"
     assert cells[("A", "forward", 2)]["flags"] == {}
     assert doc["thread_scaling"]["speedup_2_over_1"] == pytest.approx(40 / 24)
-    assert doc["done_means"] == {"exact_vs_fastest_peer": "FAIL",
+    assert doc["goals"] == {"exact_vs_fastest_peer": "FAIL",
                                  "fast_vs_peer_and_floor": "FAIL",
                                  "two_thread_speedup": "PASS", "memory": "PASS",
                                  "bit_identical_across_modes": "PASS"}
@@ -328,7 +328,7 @@ def test_thread_speedup_is_not_judged_without_engine_threads_and_noise_is_report
     doc = bench_report.build_report(config, bench.machine_info(), results)
     scaling = doc["thread_scaling"]
     assert scaling["speedup_2_over_1"] == pytest.approx(2.0)
-    assert scaling["flag"] == "n/a" and doc["done_means"]["two_thread_speedup"] == "n/a"
+    assert scaling["flag"] == "n/a" and doc["goals"]["two_thread_speedup"] == "n/a"
     assert scaling["floor_spread"] == pytest.approx(2.0) and scaling["noisy"]
     assert any("machine was busy" in note for note in doc["notes"])
     assert "engine has no thread setting" in bench_report.format_report(doc)
@@ -342,8 +342,8 @@ def test_identity_flag_fails_when_threads_change_the_bits():
     doc = bench_report.build_report(config, bench.machine_info(), [_result(1, one),
                                                                     _result(2, two)])
     assert doc["identity"]["per_cell"] == {"A forward": False}
-    assert doc["done_means"]["bit_identical_across_modes"] == "FAIL"
-    assert doc["done_means"]["memory"] == "n/a"
+    assert doc["goals"]["bit_identical_across_modes"] == "FAIL"
+    assert doc["goals"]["memory"] == "n/a"
 
 
 def test_a_mode_of_execution_changing_the_bits_fails_identity():
@@ -352,7 +352,7 @@ def test_a_mode_of_execution_changing_the_bits_fails_identity():
                                   quick=True)
     doc = bench.run(config, in_process=True, registry=registry)
     assert doc["identity"]["per_cell"] == {"B backward": False, "B forward": False}
-    assert doc["done_means"]["bit_identical_across_modes"] == "FAIL"
+    assert doc["goals"]["bit_identical_across_modes"] == "FAIL"
     assert "B forward NO" in bench_report.format_report(doc)
 
 
@@ -379,7 +379,7 @@ def test_time_rounds_interleaves_and_respects_repeat_warmup_and_budget():
 
 # ---------------------------------------------------------------------------- the cases
 
-def test_cases_match_issue_6():
+def test_cases_are_the_documented_ones():
     a, b, c = (bench.make_case(n) for n in "ABC")
     assert a.shape == (32, 96, 55, 55) and b.shape == (32, 256, 27, 27)
     assert c.shape == (100, 32, 16, 16)
@@ -460,7 +460,7 @@ def test_quick_run_times_the_engine_and_checks_its_modes(tmp_path):
         assert cell["checks"]["floor"]["ok"]
     # One image at a time and the whole batch at once, besides the default chunking.
     assert len(doc["identity"]["modes"]) >= 2
-    assert doc["done_means"]["bit_identical_across_modes"] == "PASS"
+    assert doc["goals"]["bit_identical_across_modes"] == "PASS"
     [memory] = [m for m in doc["memory"] if m["mode"] == "exact"]
     assert memory["top_bytes"] == memory["blob_bytes"]
     assert memory["peak_extra_bytes"] >= memory["top_bytes"]  # the top, at least

@@ -1,5 +1,5 @@
 """``caffe-lrn bench``: time the LRN engine against PyTorch, TensorFlow, ONNX Runtime, OpenCV
-and a NumPy floor, check their outputs, and print issue 6's pass/fail flags.
+and a NumPy floor, check their outputs, and print the pass/fail flags of the performance goals.
 
 Each thread count runs in a fresh process (thread pools are fixed when libraries load).
 The exit code is 0 when the benchmark ran; with ``--strict`` it is 1 if any flag is FAIL.
@@ -82,7 +82,7 @@ def add_arguments(parser):
                              "then the table goes to stderr)")
     parser.add_argument("--force", action="store_true", help="overwrite the --json file")
     parser.add_argument("--strict", action="store_true",
-                        help="exit 1 if any done-means flag is FAIL")
+                        help="exit 1 if any performance-goal flag is FAIL")
 
 
 def config_from_args(args):
@@ -110,7 +110,7 @@ def run(args):
         sys.stdout.write(text)
         if args.json:
             write_text(args.json, document, force=args.force)
-    if args.strict and "FAIL" in report["done_means"].values():
+    if args.strict and "FAIL" in report["goals"].values():
         return 1
     return 0
 
