@@ -213,7 +213,7 @@ def test_square_shortcut_on_a_sample_of_floats():
 
 @pytest.mark.slow
 def test_square_shortcut_on_every_float_in_its_range():
-    """Every float32 in [2^-60, 2^60] (about 10^9): where the shortcut decides, it gives
+    """Every float32 in [2^-50, 2^60] (about 9 * 10^8): where the shortcut decides, it gives
     glibc's powf(x, 2) bits, compared with the kernel's full algorithm (itself checked
     against the NumPy emulation and libm). About 5 s."""
     from numba import njit
