@@ -278,6 +278,16 @@ def test_layer_keeps_blobs_only_in_the_fast_within_mode():
     fresh = LRNLayer(LRNParams(**within), exact=False, backend="numba")
     fresh.forward(x2)
     assert same_bits(layer.backward(top_diff), fresh.backward(top_diff))
+    # Another shape: new blobs; back to the first: the right bits again.
+    small = x[:2, :, :5].copy()
+    layer.forward(small)
+    assert layer._kept[0].shape == (2, 5, 30)
+    assert same_bits(layer.backward(top_diff[:2, :, :5].copy()),
+                     run(LRNParams(**within), small, top_diff[:2, :, :5].copy(),
+                         backend="numba", exact=False)[1])
+    layer.forward(x)
+    assert same_bits(layer.backward(top_diff),
+                     run(LRNParams(**within), x, top_diff, backend="numba", exact=False)[1])
     for params, exact in ((LRNParams(**within), True),
                           (LRNParams(**dict(within, beta=0.6)), False),
                           (LRNParams(local_size=5, alpha=1e-4, beta=0.75), False)):

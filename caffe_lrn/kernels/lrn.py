@@ -90,17 +90,22 @@ def keeps(params, fast):
             and _within_constants(params)[4] == 0)
 
 
-def forward_keep(bottom, params, threads=1, chunk_images=None):
+def forward_keep(bottom, params, threads=1, chunk_images=None, reuse=None):
     """``(top, kept)`` of the fast mode's WITHIN_CHANNEL forward (:func:`keeps`): ``kept``
     holds two float32 blobs of the bottom's shape (the Power layer's input
     ``1 + alpha/n^2 * boxsum(bottom^2)`` and its output), so :func:`backward_kept` needs no
-    square, pool or power again. The same ``top`` as :func:`forward`."""
+    square, pool or power again. The same ``top`` as :func:`forward`. ``reuse``: an
+    earlier ``kept`` to overwrite when its blobs have the shape (no fresh pages to fault
+    in on every call)."""
     x = np.ascontiguousarray(bottom)
     num, channels, height, width = x.shape
     shape3 = (num, channels, height * width)
     top = np.empty(x.shape, np.float32)
-    power = np.empty(shape3, np.float32)
-    base = np.empty(shape3, np.float32)
+    if reuse is not None and reuse[0].shape == shape3:
+        power, base = reuse
+    else:
+        power = np.empty(shape3, np.float32)
+        base = np.empty(shape3, np.float32)
     size, pad, alpha, y, _, _ = _within_constants(params)
     x3, top3 = x.reshape(shape3), top.reshape(shape3)
 

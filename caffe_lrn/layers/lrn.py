@@ -326,10 +326,11 @@ class LRNLayer:
         """``top`` for an (N, C, H, W) float32 or float64 ``bottom`` (never modified)."""
         bottom = check_blob(bottom, "LRN")
         kernels = self._kernels(bottom)
-        self._kept = None
+        kept, self._kept = self._kept, None
         if kernels is not None and bottom.size and kernels.keeps(self.params, not self.exact):
+            # The blobs kept for the last backward are this layer's own: overwrite them.
             top, self._kept = kernels.forward_keep(bottom, self.params, threads=self.threads,
-                                                   chunk_images=self.chunk_images)
+                                                   chunk_images=self.chunk_images, reuse=kept)
         elif kernels is not None and bottom.size:
             top = kernels.forward(bottom, self.params, fast=not self.exact,
                                   threads=self.threads, chunk_images=self.chunk_images)
