@@ -11,6 +11,11 @@ to ``-beta``, and the product multiplies by ``x``. Backward runs the same steps 
 with each layer's own formula (see :mod:`caffe_lrn.layers.power` and friends): the pool's
 diff is spread over each window in increasing output order.
 
+The fast mode's :func:`forward_keep` also stores each element's Power layer input and
+output; :func:`backward_kept` then runs only the backward formulas (two sweeps per plane:
+the product and power diffs into the pooling's shares, then the 3 x 3 spread, the square's
+backward and Split's sum), the same bits as :func:`backward`, which recomputes the forward.
+
 ``mode`` is the Power layer's case: 0 the general ``(1 + alpha*pool)^-beta``; 1 a constant
 1 (``diff_scale = -beta*alpha`` is 0); 2 no power (``beta = -1``). ``beta = -2`` (a square
 in the backward pass) is left to the NumPy engine.
