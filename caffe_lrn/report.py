@@ -9,7 +9,8 @@ JSON schema (``"schema": "caffe-lrn/verify/1"``)::
       "policy": {"max_ulp": null,         # null: bit-identical required; else N ULP allowed
                  "against": ["tf"],       # frameworks also run
                  "against_max_ulp": null, # null: framework distances are informational
-                 "native": false},        # true: the frameworks' own LRN ops were run
+                 "native": false,         # true: the frameworks' own LRN ops were run
+                 "fast": false},          # true: the engine's fast mode was checked
       "summary": {"runs": 1, "layers": 2, "passed": 2, "failed": 0, "unverifiable": 0,
                   "compared": 580800, "differing": 0},
       "runs": [{
@@ -116,7 +117,8 @@ def summary(reports):
     }
 
 
-def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=False):
+def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=False,
+            fast=False):
     """The JSON document (a dict) for a list of :class:`NetReport`."""
     from caffe_lrn import __version__
 
@@ -125,7 +127,8 @@ def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=Fals
         "caffe_lrn_version": __version__,
         "passed": bool(reports) and all(report.passed for report in reports),
         "policy": {"max_ulp": max_ulp, "against": list(against),
-                   "against_max_ulp": against_max_ulp, "native": native},
+                   "against_max_ulp": against_max_ulp, "native": native,
+                   "fast": bool(fast)},
         "summary": summary(reports),
         "runs": [run_record(report) for report in reports],
     }
@@ -257,6 +260,18 @@ def policy_text(max_ulp):
     return f"at most {fmt_ulp(float(max_ulp))} float32 ULP from the reference, same NaN/inf pattern"
 
 
+#: What the fast mode promises, said wherever it is checked.
+FAST_MODE_TEXT = "fast mode: top within 2 ULP of the exact engine"
+
+
+def fast_mode_note(max_ulp):
+    """The line a fast-mode report carries; it says when the policy cannot accept it."""
+    if max_ulp is not None and float(max_ulp) >= 2:
+        return FAST_MODE_TEXT
+    return (f"{FAST_MODE_TEXT} (not bit for bit: it passes only where it happens to "
+            f"round as Caffe does; use --max-ulp 2)")
+
+
 def summary_line(reports):
     s = summary(reports)
     ok = bool(reports) and all(report.passed for report in reports)
@@ -278,6 +293,8 @@ def render_report(report, show_header=True):
         lines.append(f"net:       {report.net} ({report.net_name or 'unnamed'})")
         lines.append(f"reference: {report.blobs} ({report.blobs_kind})")
         lines.append(f"policy:    {policy_text(report.max_ulp)}")
+        if report.fast:
+            lines.append(f"engine:    {fast_mode_note(report.max_ulp)}")
         lines.append("")
     lines.append(render_table(report))
     extra = notes(report)

@@ -95,6 +95,7 @@ class NetReport:
     max_ulp: float = None
     checks: list = field(default_factory=list)
     title: str = None
+    fast: bool = False  # run in the engine's fast mode (LRNLayer(exact=False))
 
     @property
     def passed(self):
@@ -231,8 +232,11 @@ def _run_framework(framework, params, bottom, reference, max_ulp, progress, nati
 
 
 def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None,
-                native=False, progress=None, chunk_elements=CHUNK_ELEMENTS):
+                native=False, progress=None, chunk_elements=CHUNK_ELEMENTS, fast=False):
     """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore).
+
+    ``fast``: run the engine's fast mode (``LRNLayer(exact=False)``), whose top is within
+    2 float32 ULP of the exact engine's: against Caffe's bits it needs ``max_ulp=2``.
 
     Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
     their files (:func:`caffe_lrn.chunks.read_images`), so memory stays bounded.
@@ -262,7 +266,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
         check.reason = problem
         return check
 
-    layer = LRNLayer(info.params)
+    layer = LRNLayer(info.params, exact=not fast)
     comparison = BlobComparison(bottom.shape)
     per_image = int(np.prod(bottom.shape[1:]))
     for start, stop in _chunks(bottom.shape[0], per_image, chunk_elements):
@@ -291,7 +295,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
 def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
                native=False, progress_factory=None, net_path="", title=None,
-               chunk_elements=CHUNK_ELEMENTS):
+               chunk_elements=CHUNK_ELEMENTS, fast=False):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
 
     ``layers``: names to check (default: every LRN layer). ``against``: frameworks to run
@@ -301,6 +305,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     layer_count)`` returns a progress object (see :mod:`caffe_lrn.progress`); the total is
     counted in bottom elements (once for our engine, once per ``against`` framework).
     ``chunk_elements``: how many bottom elements (whole images) to process at once.
+    ``fast``: run the engine's fast mode (see :func:`check_layer`).
     Returns a :class:`NetReport`.
     """
     from caffe_lrn import lrn_layers
@@ -316,7 +321,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
         raise LayerNotFoundError(f"net {net.name or net_path!r} has no LRN layers to verify")
     chosen = select_layers(net, infos, layers)
     report = NetReport(net=str(net_path), blobs=str(blobs.path), blobs_kind=blobs.kind,
-                       net_name=net.name, max_ulp=max_ulp, title=title)
+                       net_name=net.name, max_ulp=max_ulp, title=title, fast=bool(fast))
     total = 0
     for info in chosen:
         if info.bottom in blobs:
@@ -333,7 +338,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
                                              against=against,
                                              against_max_ulp=against_max_ulp,
                                              native=native, progress=progress,
-                                             chunk_elements=chunk_elements))
+                                             chunk_elements=chunk_elements, fast=fast))
     return report
 
 

@@ -152,7 +152,7 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
     assert document["schema"] == "caffe-lrn/verify/1"
     assert document["passed"] is False
     assert document["policy"] == {"max_ulp": None, "against": [], "against_max_ulp": None,
-                                  "native": False}
+                                  "native": False, "fast": False}
     assert document["summary"] == {"runs": 1, "layers": 2, "passed": 1, "failed": 1,
                                    "unverifiable": 0, "compared": 96 * 27 * 27 + 256 * 13 * 13,
                                    "differing": 1}
@@ -201,6 +201,36 @@ def test_example_json(capsys):
     assert [run["title"] for run in document["runs"]] == ["cifar10_full", "alexnet",
                                                          "caffenet"]
     assert document["summary"]["differing"] == 0 and document["summary"]["passed"] == 6
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.kernels)])
+def test_example_fast_mode_passes_within_2_ulp(capsys, monkeypatch, backend):
+    """--fast runs LRNLayer(exact=False): not Caffe's bits, but within 2 ULP of them."""
+    monkeypatch.setenv("CAFFE_LRN_BACKEND", backend)
+    assert main(["verify", "--example", "--fast", "--max-ulp", "2", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["policy"]["fast"] is True and document["policy"]["max_ulp"] == 2
+    layers = [layer for run in document["runs"] for layer in run["layers"]]
+    assert len(layers) == 6
+    assert all(layer["metrics"]["max_ulp"] <= 2 for layer in layers)
+    # Really the fast mode: its power rounds differently from glibc's in places.
+    assert document["summary"]["differing"] > 0
+    assert main(["verify", "--example", "--fast", "--max-ulp", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Fast mode: top within 2 ULP of the exact engine." in out
+    assert "PASS: 6 of 6 LRN layers verified" in out
+
+
+def test_fast_mode_without_max_ulp_fails_and_says_why(capsys):
+    assert main(["verify", "--example", "--fast"]) == 1
+    out = capsys.readouterr().out
+    assert "use --max-ulp 2" in out and "FAIL:" in out
+    code = main(["verify", CAFFENET, "--blobs", str(EXAMPLES / "caffenet_blobs.npz"),
+                 "--fast"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "engine:    fast mode: top within 2 ULP of the exact engine" in out
+    assert "use --max-ulp 2" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -213,7 +213,7 @@ def test_square_shortcut_on_a_sample_of_floats():
 
 @pytest.mark.slow
 def test_square_shortcut_on_every_float_in_its_range():
-    """Every float32 in [2^-60, 2^60] (about 10^9): where the shortcut decides, it gives
+    """Every float32 in [2^-50, 2^60] (about 9 * 10^8): where the shortcut decides, it gives
     glibc's powf(x, 2) bits, compared with the kernel's full algorithm (itself checked
     against the NumPy emulation and libm). About 5 s."""
     from numba import njit
@@ -240,3 +240,57 @@ def test_square_shortcut_on_every_float_in_its_range():
     bad, decided = mismatches(lo, hi)
     assert bad == 0
     assert decided > 0.99 * (hi - lo)
+
+
+# ------------------------------------------------------------------ fast mode's kept blobs
+@pytest.mark.parametrize("size", [3, 5, 1])
+def test_kept_backward_matches_recomputing_backward(size):
+    """WITHIN_CHANNEL's fast mode keeps the Power layer's input and output from forward;
+    backward from them gives the bits of the kernel that recomputes the whole pipeline."""
+    from caffe_lrn.kernels import lrn as kernels
+
+    rng = np.random.default_rng(40 + size)
+    params = LRNParams(local_size=size, alpha=2e-2, beta=0.75, norm_region="WITHIN_CHANNEL")
+    assert kernels.keeps(params, True) and not kernels.keeps(params, False)
+    x = sprinkled_blob(rng, (4, 6, 9, 7))
+    top_diff = sprinkled_blob(rng, x.shape, scale=1.0)
+    top, kept = kernels.forward_keep(x, params, threads=1)
+    assert same_bits(top, kernels.forward(x, params, fast=True))
+    power, base = kept
+    assert power.shape == base.shape == (4, 6, 63) and power.dtype == np.float32
+    want = kernels.backward(x, top_diff, params, fast=True)
+    for kwargs in (dict(threads=1), dict(threads=3), dict(chunk_images=1, threads=2)):
+        got = kernels.backward_kept(x, top_diff, params, kept, **kwargs)
+        assert same_bits(got, want), kwargs
+
+
+def test_layer_keeps_blobs_only_in_the_fast_within_mode():
+    rng = np.random.default_rng(44)
+    x = np.maximum(rng.standard_normal((3, 5, 8, 6), dtype=np.float32), 0) * 10
+    x2 = x[::-1].copy()
+    top_diff = rng.standard_normal(x.shape, dtype=np.float32)
+    within = dict(local_size=3, alpha=5e-5, beta=0.75, norm_region="WITHIN_CHANNEL")
+    layer = LRNLayer(LRNParams(**within), exact=False, backend="numba")
+    layer.forward(x)
+    assert layer._kept is not None and layer._kept[0].nbytes == x.nbytes
+    # A later forward replaces what was kept: backward follows the last bottom.
+    layer.forward(x2)
+    fresh = LRNLayer(LRNParams(**within), exact=False, backend="numba")
+    fresh.forward(x2)
+    assert same_bits(layer.backward(top_diff), fresh.backward(top_diff))
+    # Another shape: new blobs; back to the first: the right bits again.
+    small = x[:2, :, :5].copy()
+    layer.forward(small)
+    assert layer._kept[0].shape == (2, 5, 30)
+    assert same_bits(layer.backward(top_diff[:2, :, :5].copy()),
+                     run(LRNParams(**within), small, top_diff[:2, :, :5].copy(),
+                         backend="numba", exact=False)[1])
+    layer.forward(x)
+    assert same_bits(layer.backward(top_diff),
+                     run(LRNParams(**within), x, top_diff, backend="numba", exact=False)[1])
+    for params, exact in ((LRNParams(**within), True),
+                          (LRNParams(**dict(within, beta=0.6)), False),
+                          (LRNParams(local_size=5, alpha=1e-4, beta=0.75), False)):
+        other = LRNLayer(params, exact=exact, backend="numba")
+        other.forward(x)
+        assert other._kept is None

@@ -1,6 +1,6 @@
 """``caffe-lrn verify``: check reference LRN activations against caffe-lrn's engine.
 
-    caffe-lrn verify NET --blobs REF [--layer NAME ...] [--max-ulp N] [--json]
+    caffe-lrn verify NET --blobs REF [--layer NAME ...] [--max-ulp N] [--fast] [--json]
                      [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
                      [--plot OUT.png [--force]]
     caffe-lrn verify --example
@@ -18,6 +18,10 @@ Run each LRN layer of NET on its bottom blob from a reference dump REF and compa
 result with REF's top blob, element by element, in float32 ULPs. By default a layer passes
 only when it is bit-identical; --max-ulp N accepts up to N ULP (for references from other
 Caffe builds: GPU, MKL). A NaN/inf pattern mismatch always fails.
+
+--fast checks the engine's fast mode (LRNLayer(exact=False): a cheaper power, top within
+2 float32 ULP of the exact engine). It is not bit for bit, so pair it with --max-ulp 2:
+without it, layers fail wherever the fast power rounds differently from glibc's powf.
 
 NET: a Caffe net, text (.prototxt) or binary (.caffemodel), any format version.
 REF: an .npz keyed by Caffe blob names, or a directory of <blob>.npy or <blob>.binaryproto
@@ -54,6 +58,9 @@ def register(subparsers):
                         help="check only this LRN layer (repeatable; default: all)")
     parser.add_argument("--max-ulp", type=_non_negative, metavar="N", default=None,
                         help="pass layers at most N float32 ULP away (default: bit-identical)")
+    parser.add_argument("--fast", action="store_true",
+                        help="run the engine's fast mode (top within 2 ULP of the exact "
+                             "engine: use with --max-ulp 2)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (schema caffe-lrn/verify/1)")
     parser.add_argument("--against", action="append", choices=FRAMEWORKS, default=[],
@@ -110,6 +117,7 @@ def _options(args):
 
     budget = DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
+                fast=args.fast,
                 against_max_ulp=args.against_max_ulp, native=args.native,
                 progress_factory=_progress_factory,
                 chunk_elements=elements_per_chunk(budget))
@@ -146,7 +154,7 @@ def run(args):
         reports = [verify_paths(args.net, args.blobs, **_options(args))]
 
     policy = dict(max_ulp=args.max_ulp, against=args.against,
-                  against_max_ulp=args.against_max_ulp, native=args.native)
+                  against_max_ulp=args.against_max_ulp, native=args.native, fast=args.fast)
     if args.json:
         sys.stdout.write(render.render_json(reports, **policy))
     elif args.example:
@@ -192,6 +200,9 @@ def _render_examples(reports, args):
         _wrap(PROVENANCE),
         _wrap(f"Policy: a layer passes when it is {render.policy_text(args.max_ulp)}."),
     ]
+    if args.fast:
+        note = render.fast_mode_note(args.max_ulp)
+        lines.append(_wrap(note[0].upper() + note[1:] + "."))
     for number, report in enumerate(reports, 1):
         example = about[report.title]
         counts = report.counts()

@@ -86,6 +86,60 @@ def forward(bottom, params, fast=False, threads=1, chunk_images=None):
     return top
 
 
+def keeps(params, fast):
+    """True when the fast mode's forward keeps the Power layer's input and output for
+    backward (WITHIN_CHANNEL with the fast power, mode 0): see :func:`forward_keep`."""
+    return (params.within and _fast_power(params, fast)
+            and _within_constants(params)[4] == 0)
+
+
+def forward_keep(bottom, params, threads=1, chunk_images=None, reuse=None):
+    """``(top, kept)`` of the fast mode's WITHIN_CHANNEL forward (:func:`keeps`): ``kept``
+    holds two float32 blobs of the bottom's shape (the Power layer's input
+    ``1 + alpha/n^2 * boxsum(bottom^2)`` and its output), so :func:`backward_kept` needs no
+    square, pool or power again. The same ``top`` as :func:`forward`. ``reuse``: an
+    earlier ``kept`` to overwrite when its blobs have the shape (no fresh pages to fault
+    in on every call)."""
+    x = np.ascontiguousarray(bottom)
+    num, channels, height, width = x.shape
+    shape3 = (num, channels, height * width)
+    top = np.empty(x.shape, np.float32)
+    if reuse is not None and reuse[0].shape == shape3:
+        power, base = reuse
+    else:
+        power = np.empty(shape3, np.float32)
+        base = np.empty(shape3, np.float32)
+    size, pad, alpha, y, _, _ = _within_constants(params)
+    x3, top3 = x.reshape(shape3), top.reshape(shape3)
+
+    def work(tile):
+        n0, n1, c0, c1 = tile
+        within.forward_keep(x3, top3, power, base, height, width, n0, n1, c0, c1, size, pad,
+                            alpha, y)
+    run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
+    return top, (power, base)
+
+
+def backward_kept(bottom, top_diff, params, kept, threads=1, chunk_images=None):
+    """``bottom_diff`` from ``kept`` of :func:`forward_keep` on the same ``bottom``: the same
+    bits as :func:`backward` in the fast mode."""
+    x = np.ascontiguousarray(bottom)
+    dy = np.ascontiguousarray(top_diff)
+    bottom_diff = np.empty(x.shape, np.float32)
+    num, channels, height, width = x.shape
+    shape3 = (num, channels, height * width)
+    x3, dy3, bd3 = x.reshape(shape3), dy.reshape(shape3), bottom_diff.reshape(shape3)
+    power, base = kept
+    size, pad, _, _, _, diff_scale = _within_constants(params)
+
+    def work(tile):
+        n0, n1, c0, c1 = tile
+        within.backward_kept(x3, dy3, power, base, bd3, height, width, n0, n1, c0, c1, size,
+                             pad, diff_scale)
+    run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
+    return bottom_diff
+
+
 def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None):
     """``bottom_diff`` for float32 ``bottom`` and ``top_diff`` of one shape."""
     x = np.ascontiguousarray(bottom)

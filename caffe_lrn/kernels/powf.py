@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit
 
 from caffe_lrn import powf as ref
-from caffe_lrn.kernels.intrinsics import f32_bits, f32_from_bits, f64_bits, f64_from_bits, fma64
+from caffe_lrn.kernels.intrinsics import (f32_bits, f32_from_bits, f64_bits, f64_from_bits,
+                                         fma32, fma64)
 
 LOG2_INVC = ref.LOG2_INVC.copy()
 LOG2_LOGC = ref.LOG2_LOGC.copy()
@@ -197,33 +198,32 @@ def powf_array(x, y, out):
 
 
 # ---------------------------------------------------------------- powf(x, 2)
-#: Range of |x| whose square is neither subnormal nor near overflow in float32.
-SQUARE_LO = np.float32(2.0 ** -60)
+#: Range of |x| whose square is decided by the shortcut: neither subnormal (nor close, so
+#: that ``NEAR * x^2`` below is a normal float's exact multiple) nor near overflow.
+SQUARE_LO = np.float32(2.0 ** -50)
 SQUARE_HI = np.float32(2.0 ** 60)
-#: Half-width, in double ulps, of the window around a float32 midpoint inside which the
-#: square is left to glibc's algorithm (its double result is far closer to x^2 than this).
-SQUARE_WINDOW = 1 << 20
-_MID = 1 << 28
-_LOW29 = (1 << 29) - 1
+#: ``NEAR * RN(x^2)`` is at least 2^-9 float32 ulp of ``x^2``: wider than glibc's error
+#: for ``powf(x, 2)``, at most 0.87 * 2^-9 ulp (907181 double ulps, measured on every
+#: float in the range).
+NEAR = np.float32(2.0 ** -32)
 
 
 @njit(inline="always", error_model="numpy")
 def square_main(x):
-    """``(powf(x, 2), needs_powf)`` without glibc's log and exp, branch-free.
+    """``(powf(x, 2), needs_powf)`` without glibc's log and exp, branch-free, in float32.
 
-    ``x*x`` is exact in double (24-bit significands). glibc evaluates ``exp2(2*log2|x|)``
-    in double with an error far below 2^-32 relative and rounds that once to float, so its
-    result is the correctly rounded square ``RN(x^2)`` unless ``x^2`` lies within that error
-    of a float midpoint. Squares within ``SQUARE_WINDOW`` double ulps of a midpoint (about
-    0.4%), and ``|x|`` outside [2^-60, 2^60] (subnormal or overflowing squares, 0 excepted,
-    inf, NaN), need glibc's full ``powf``. The shortcut is checked against the full
-    algorithm on every float in that range (tests/test_kernels.py, marked slow).
+    glibc evaluates ``exp2(2*log2|x|)`` in double with an error below 2^-9 float ulp of
+    ``x^2`` and rounds that once to float, so its result is the correctly rounded square
+    ``h = RN(x^2)`` unless ``x^2`` lies within that error of a float midpoint. Two fused
+    multiply-adds tell: ``RN(x^2 - e)`` and ``RN(x^2 + e)`` (``e = NEAR * h``, at least
+    2^-9 ulp) differ exactly when a midpoint lies within ``e`` of ``x^2``. Those squares
+    (about 0.5%), and ``|x|`` outside [2^-50, 2^60] (0 excepted, inf, NaN), need glibc's
+    full ``powf``. The shortcut is checked against the full algorithm on every float in
+    that range (tests/test_kernels.py, marked slow).
     """
     m = abs(x)
-    m64 = np.float64(m)
-    square = m64 * m64
-    low = f64_bits(square) & _LOW29
-    near = abs(low - _MID) <= SQUARE_WINDOW
+    h = m * m
+    e = h * NEAR
+    near = fma32(m, m, e) != fma32(m, m, -e)
     outside = (m < SQUARE_LO) | (m > SQUARE_HI) | (m != m)
-    needs = (m != np.float32(0.0)) & (near | outside)
-    return np.float32(square), needs
+    return h, (m != np.float32(0.0)) & (near | outside)

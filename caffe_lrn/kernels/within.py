@@ -11,6 +11,11 @@ to ``-beta``, and the product multiplies by ``x``. Backward runs the same steps 
 with each layer's own formula (see :mod:`caffe_lrn.layers.power` and friends): the pool's
 diff is spread over each window in increasing output order.
 
+The fast mode's :func:`forward_keep` also stores each element's Power layer input and
+output; :func:`backward_kept` then runs only the backward formulas (two sweeps per plane:
+the product and power diffs into the pooling's shares, then the 3 x 3 spread, the square's
+backward and Split's sum), the same bits as :func:`backward`, which recomputes the forward.
+
 ``mode`` is the Power layer's case: 0 the general ``(1 + alpha*pool)^-beta``; 1 a constant
 1 (``diff_scale = -beta*alpha`` is 0); 2 no power (``beta = -1``). ``beta = -2`` (a square
 in the backward pass) is left to the NumPy engine.
@@ -136,6 +141,28 @@ def _forward_plane(x, out, pool, flags, divisor, alpha, y, y64, mode, main):
 
 
 @njit(**_INLINE)
+def _forward_plane_keep(x, out, pool, base, power, flags, divisor, alpha, y, y64, main):
+    """:func:`_forward_plane` in mode 0 that also stores, per element, the Power layer's
+    input ``base = pool/divisor*alpha + 1`` and output ``power``."""
+    area = x.size
+    special = False
+    for q in range(area):
+        b = (pool[q] / divisor) * alpha + _ONE
+        value, odd = main(b, y64)
+        base[q] = b
+        power[q] = value
+        out[q] = x[q] * value
+        flags[q] = odd
+        special |= odd
+    if special:
+        for q in range(area):
+            if flags[q]:
+                value = powf_scalar(base[q], y)
+                power[q] = value
+                out[q] = x[q] * value
+
+
+@njit(**_INLINE)
 def _backward_plane(x, diff, out, share, pool, flags, divisor, alpha, y, y64, mode,
                     diff_scale, main):
     """Per element of a plane: the Power layer's output ``p``; Eltwise PROD's diffs
@@ -194,6 +221,25 @@ def _forward_tile(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mo
 
 
 @njit(**_JIT)
+def forward_keep(x, top, power_out, base_out, height, width, n0, n1, c0, c1, size, pad,
+                 alpha, y):
+    """The fast mode's forward (mode 0, the fast power) keeping, per element, the Power
+    layer's input ``base_out = pool/n^2 * alpha + 1`` and output ``power_out``: with ``x``
+    and the top's diff, all :func:`backward_kept` needs. The same ``top`` bits as
+    :func:`forward` with ``fast``."""
+    area = height * width
+    square, flags, padded, pool, masks = _buffers(height, width, size, pad)
+    divisor = np.float32(size * size)
+    y64 = np.float64(y)
+    for n in range(n0, n1):
+        for c in range(c0, c1):
+            plane = x[n, c]
+            _pool(plane, square, flags, padded, pool, masks, area, width, size, pad)
+            _forward_plane_keep(plane, top[n, c], pool, base_out[n, c], power_out[n, c],
+                                flags, divisor, alpha, y, y64, pow_075_main)
+
+
+@njit(**_JIT)
 def forward(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode, fast):
     """``top = x * (1 + alpha * avepool(powf(x, 2)))^y`` (``y = -beta``) for the tile."""
     if fast:
@@ -239,3 +285,63 @@ def backward(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad,
     else:
         _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad,
                        alpha, y, mode, diff_scale, powf_main)
+
+
+@njit(**_INLINE)
+def _kept_plane(x, diff, out, share, base, power, divisor, diff_scale):
+    """:func:`_backward_plane` (mode 0) from the kept Power layer input and output."""
+    for q in range(x.size):
+        p = power[q]
+        d = diff[q]
+        out[q] = p * d
+        share[q] = ((x[q] * d) * ((p / base[q]) * diff_scale)) / divisor
+
+
+@njit(**_INLINE)
+def _spread3(share_padded, out, x, masks, area, width):
+    """Pooling backward over the shares, the square's backward and Split's sum (as in
+    :func:`backward`) for the 3 x 3 window, in one loop."""
+    m0, m2 = masks[0], masks[2]
+    t0 = share_padded[0:area + 2]
+    t1 = share_padded[width:width + area + 2]
+    t2 = share_padded[2 * width:2 * width + area + 2]
+    for q in range(area):
+        left = m0[q]
+        right = m2[q]
+        acc = _ZERO + (t0[q] if left else _ZERO)
+        acc += t0[q + 1]
+        acc += t0[q + 2] if right else _ZERO
+        acc += t1[q] if left else _ZERO
+        acc += t1[q + 1]
+        acc += t1[q + 2] if right else _ZERO
+        acc += t2[q] if left else _ZERO
+        acc += t2[q + 1]
+        acc += t2[q + 2] if right else _ZERO
+        out[q] = out[q] + acc * fma32(_TWO, x[q], _ZERO)
+
+
+@njit(**_JIT)
+def backward_kept(x, top_diff, power, base, bottom_diff, height, width, n0, n1, c0, c1, size,
+                  pad, diff_scale):
+    """``bottom_diff`` for the tile from what :func:`forward_keep` kept: no square, pool or
+    power recomputed, two sweeps per plane (Eltwise PROD and Power backward into the
+    shares; pooling, square and Split backward). The same formulas in the same order as
+    :func:`backward`, so the same bits as its fast mode."""
+    area = height * width
+    masks = _column_masks(height, width, size, pad)
+    share_padded = np.zeros((height + 2 * pad) * width + 2 * pad, np.float32)
+    share = share_padded[pad + pad * width:pad + pad * width + area]
+    spread = np.empty(area, np.float32)
+    divisor = np.float32(size * size)
+    for n in range(n0, n1):
+        for c in range(c0, c1):
+            plane = x[n, c]
+            out = bottom_diff[n, c]
+            _kept_plane(plane, top_diff[n, c], out, share, base[n, c], power[n, c], divisor,
+                        diff_scale)
+            if size == 3:
+                _spread3(share_padded, out, plane, masks, area, width)
+            else:
+                _box_sum(share_padded, spread, masks, area, width, size)
+                for q in range(area):
+                    out[q] = out[q] + spread[q] * fma32(_TWO, plane[q], _ZERO)

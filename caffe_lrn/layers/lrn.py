@@ -32,7 +32,8 @@ the same bits.
 
 Memory: forward keeps no ``scale`` blob (a full one would cost as much as the top); the
 backward pass recomputes it chunk by chunk from the kept bottom, bit for bit, and
-:attr:`LRNLayer.scale` recomputes it on request.
+:attr:`LRNLayer.scale` recomputes it on request. The one exception is the fast mode of
+WITHIN_CHANNEL on the numba kernels (see :class:`LRNLayer`).
 """
 import numpy as np
 
@@ -258,6 +259,12 @@ class LRNLayer:
     at most 1 ULP apart and top at most 2); other betas keep glibc's power. On NumPy it is
     NumPy's float32 ``np.power`` (measured: top within 2 ULP).
 
+    Memory in the fast mode: WITHIN_CHANNEL on the numba backend with the fast power keeps,
+    from forward to backward, the Power layer's input ``1 + alpha/n^2 * boxsum(bottom^2)``
+    and output: two float32 blobs of the bottom's size (Caffe keeps four such blobs), so
+    backward recomputes neither the square, the pool nor the power and gives the same bits
+    as recomputing them. Every other configuration keeps only the bottom.
+
     ``backend``: ``"numpy"``, ``"numba"`` or ``"auto"`` (default: ``CAFFE_LRN_BACKEND``,
     else ``"auto"``, numba when installed); float64 blobs always run on NumPy.
     ``threads``: how many threads share the work (default: ``CAFFE_LRN_THREADS``, else
@@ -283,6 +290,7 @@ class LRNLayer:
         self.threads = resolve_threads(threads)
         self.backend = resolve_backend(backend)
         self._bottom = None
+        self._kept = None  # the fast mode's WITHIN_CHANNEL power input and output
         self._top_shape = self._top_dtype = None
         if self.params.within:
             # Built once, as Caffe's LayerSetUp does; the pooling checks run here.
@@ -318,7 +326,12 @@ class LRNLayer:
         """``top`` for an (N, C, H, W) float32 or float64 ``bottom`` (never modified)."""
         bottom = check_blob(bottom, "LRN")
         kernels = self._kernels(bottom)
-        if kernels is not None and bottom.size:
+        kept, self._kept = self._kept, None
+        if kernels is not None and bottom.size and kernels.keeps(self.params, not self.exact):
+            # The blobs kept for the last backward are this layer's own: overwrite them.
+            top, self._kept = kernels.forward_keep(bottom, self.params, threads=self.threads,
+                                                   chunk_images=self.chunk_images, reuse=kept)
+        elif kernels is not None and bottom.size:
             top = kernels.forward(bottom, self.params, fast=not self.exact,
                                   threads=self.threads, chunk_images=self.chunk_images)
         else:
@@ -349,6 +362,9 @@ class LRNLayer:
         top_diff = check_diff(top_diff, _Spec(self._top_shape, self._top_dtype))
         bottom = self._bottom
         kernels = self._kernels(bottom)
+        if self._kept is not None:
+            return kernels.backward_kept(bottom, top_diff, self.params, self._kept,
+                                         threads=self.threads, chunk_images=self.chunk_images)
         if kernels is not None and bottom.size:
             return kernels.backward(bottom, top_diff, self.params, fast=not self.exact,
                                     threads=self.threads, chunk_images=self.chunk_images)
