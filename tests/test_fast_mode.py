@@ -98,3 +98,20 @@ def test_numpy_fast_mode_uses_numpys_power(refs, monkeypatch):
                                backend="numpy", exact=False)
         assert count_differing(top, case["top"]) == 0
         assert count_differing(bottom_diff, case["bottom_diff"]) == 0
+
+
+def test_numpy_fast_mode_keeps_bound_on_near_midpoint_squares():
+    """Isolated pixels whose squares sit next to float rounding midpoints: a plain x*x in the
+    WITHIN_CHANNEL square moved top by 3 ulp here; glibc's square keeps the fast mode within 2."""
+    rng = np.random.default_rng(5)
+    v = rng.uniform(1, 2 ** 12, 4_000_000).astype(np.float32)
+    exact_square = v.astype(np.float64) ** 2
+    low = (exact_square.view(np.int64) & ((1 << 29) - 1)) - (1 << 28)
+    v = v[np.abs(low) < (1 << 20)][:2 * 9 * 11 * 7]
+    x = np.zeros((2, 9, 22, 14), np.float32)
+    x[:, :, ::2, ::2] = v.reshape(2, 9, 11, 7)
+    for alpha in (1.0, 1e-4):
+        params = LRNParams(local_size=3, alpha=alpha, beta=0.75, norm_region="WITHIN_CHANNEL")
+        exact = LRNLayer(params, backend="numpy").forward(x)
+        fast = LRNLayer(params, backend="numpy", exact=False).forward(x)
+        assert ulp_distance(fast, exact).max() <= 2

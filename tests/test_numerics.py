@@ -377,3 +377,27 @@ def test_powf_against_libm_on_millions(libm):
         want = libm_map(libm.powf, x, np.float32(exponent))
         differing += int((~same_bits(got, want)).sum())
     assert differing == 0
+
+
+def _same_bits(a, b):
+    return (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
+
+
+def test_square_powf_is_glibc_powf_of_two():
+    """The fast mode's square shortcut gives powf(x, 2)'s bits: random bit patterns over the
+    whole float range, and short mantissas whose squares sit on or next to midpoints."""
+    from caffe_lrn.numerics import square_powf
+
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 2 ** 32, 1_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    m = np.arange(1, 1 << 13, dtype=np.float64)
+    short = np.concatenate([(m * 2.0 ** e).astype(np.float32) for e in range(-30, 40, 7)])
+    short = np.concatenate([short, np.nextafter(short, np.float32(np.inf)),
+                            np.nextafter(short, np.float32(0))])
+    for values in (x, short, np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 4097.0],
+                                      np.float32)):
+        got = square_powf(values)
+        want = powf_module.powf(values, np.float32(2.0))
+        assert np.count_nonzero(~_same_bits(got, want)) == 0
+    # 4097^2 = 16785409 is an exact float32 midpoint: the shortcut must not trust x*x blindly
+    assert square_powf(np.float32([4097.0]))[0] == powf_module.powf(np.float32([4097.0]), np.float32(2))[0]
