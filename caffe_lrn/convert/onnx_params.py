@@ -8,10 +8,9 @@ around ``AveragePool(count_include_pad=1)``.
 from caffe_lrn.convert.records import (
     Conversion, OnnxLRN, WithinComposite, as_lrn_params, float32_value, int_value,
 )
+from caffe_lrn.convert.size_scaled import across_to_caffe, note_engine, within_conversion
 from caffe_lrn.convert.tf_params import composite_to_caffe
-from caffe_lrn.convert.window import refuse_even
 from caffe_lrn.errors import ConversionError
-from caffe_lrn.params import ACROSS_CHANNELS, LRNParams
 
 WITHIN_NOTE = ("WITHIN_CHANNEL has no ONNX operator: a composite of Mul(x, x), AveragePool("
                "kernel {n}x{n}, stride 1, pads {p}, count_include_pad=1), 1 + alpha*pool, "
@@ -23,21 +22,12 @@ def caffe_to_onnx(param):
     params = as_lrn_params(param)
     n = params.local_size
     if params.within:
-        composite = WithinComposite(local_size=n, alpha=params.alpha, beta=params.beta,
-                                    framework="onnx")
-        conversion = Conversion(params, composite)
-        conversion.notes.append(WITHIN_NOTE.format(n=n, p=composite.pad))
-        if params.k != 1.0:
-            conversion.lose(f"k = {params.k:g} is ignored by Caffe for WITHIN_CHANNEL and is "
-                            "not carried; converting back gives k = 1 (same numbers)")
+        conversion = within_conversion(params, "onnx", WITHIN_NOTE)
     else:
         conversion = Conversion(params, OnnxLRN(size=n, alpha=params.alpha, beta=params.beta,
                                                 bias=params.k))
         conversion.notes.append("ONNX divides alpha by size as Caffe does: alpha maps 1:1")
-    if params.engine != "DEFAULT":
-        conversion.lose(f"engine {params.engine} is not carried; converting back gives "
-                        "engine DEFAULT")
-    return conversion
+    return note_engine(conversion, params)
 
 
 def onnx_params(size, alpha=1e-4, beta=0.75, bias=1.0):
@@ -58,12 +48,5 @@ def onnx_to_caffe(onnx_param=None, **kwargs):
         onnx_param = onnx_params(**onnx_param.as_dict())
     else:
         raise ConversionError(f"expected ONNX LRN attributes, got {type(onnx_param).__name__}")
-    refuse_even("onnx", onnx_param.size)
-    try:
-        params = LRNParams(local_size=onnx_param.size, alpha=onnx_param.alpha,
-                           beta=onnx_param.beta, norm_region=ACROSS_CHANNELS,
-                           k=onnx_param.bias)
-    except Exception as exc:
-        raise ConversionError(f"ONNX attributes {onnx_param.as_dict()} have no Caffe "
-                              f"equivalent: {exc}") from None
-    return Conversion(onnx_param, params)
+    return across_to_caffe("onnx", onnx_param, onnx_param.size, onnx_param.alpha,
+                           onnx_param.beta, onnx_param.bias)

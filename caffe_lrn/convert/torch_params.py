@@ -9,10 +9,9 @@ a composite around ``F.avg_pool2d(..., count_include_pad=True)``.
 from caffe_lrn.convert.records import (
     Conversion, TorchLRN, WithinComposite, as_lrn_params, float32_value, int_value,
 )
+from caffe_lrn.convert.size_scaled import across_to_caffe, note_engine, within_conversion
 from caffe_lrn.convert.tf_params import composite_to_caffe
-from caffe_lrn.convert.window import refuse_even
 from caffe_lrn.errors import ConversionError
-from caffe_lrn.params import ACROSS_CHANNELS, LRNParams
 
 WITHIN_NOTE = ("WITHIN_CHANNEL has no torch module: a composite of x*x, F.avg_pool2d(kernel "
                "{n}, stride 1, padding {p}, count_include_pad=True), 1 + alpha*pool, "
@@ -24,23 +23,14 @@ def caffe_to_torch(param):
     params = as_lrn_params(param)
     n = params.local_size
     if params.within:
-        composite = WithinComposite(local_size=n, alpha=params.alpha, beta=params.beta,
-                                    framework="torch")
-        conversion = Conversion(params, composite)
-        conversion.notes.append(WITHIN_NOTE.format(n=n, p=composite.pad))
-        if params.k != 1.0:
-            conversion.lose(f"k = {params.k:g} is ignored by Caffe for WITHIN_CHANNEL and is "
-                            "not carried; converting back gives k = 1 (same numbers)")
+        conversion = within_conversion(params, "torch", WITHIN_NOTE)
     else:
         conversion = Conversion(params, TorchLRN(size=n, alpha=params.alpha,
                                                  beta=params.beta, k=params.k))
         conversion.notes.append(
             "torch divides alpha by size as Caffe does, but averages the squares first "
             "(sum/size*alpha): the last bits may differ from Caffe's alpha/size*sum")
-    if params.engine != "DEFAULT":
-        conversion.lose(f"engine {params.engine} is not carried; converting back gives "
-                        "engine DEFAULT")
-    return conversion
+    return note_engine(conversion, params)
 
 
 def torch_params(size, alpha=1e-4, beta=0.75, k=1.0):
@@ -64,11 +54,5 @@ def torch_to_caffe(torch_param=None, **kwargs):
                                    torch_param.k)
     else:
         raise ConversionError(f"expected torch LRN parameters, got {type(torch_param).__name__}")
-    refuse_even("torch", torch_param.size)
-    try:
-        params = LRNParams(local_size=torch_param.size, alpha=torch_param.alpha,
-                           beta=torch_param.beta, norm_region=ACROSS_CHANNELS, k=torch_param.k)
-    except Exception as exc:
-        raise ConversionError(f"torch parameters {torch_param.as_dict()} have no Caffe "
-                              f"equivalent: {exc}") from None
-    return Conversion(torch_param, params)
+    return across_to_caffe("torch", torch_param, torch_param.size, torch_param.alpha,
+                           torch_param.beta, torch_param.k)
