@@ -141,9 +141,10 @@ def _forward_plane(x, out, pool, flags, divisor, alpha, y, y64, mode, main):
 
 
 @njit(**_INLINE)
-def _forward_plane_keep(x, out, pool, base, power, flags, divisor, alpha, y, y64, main):
+def _forward_plane_keep(x, out, pool, base, power, divisor, alpha, y, y64, main):
     """:func:`_forward_plane` in mode 0 that also stores, per element, the Power layer's
-    input ``base = pool/divisor*alpha + 1`` and output ``power``."""
+    input ``base = pool/divisor*alpha + 1`` and output ``power``. No per-element flags:
+    a base the fast power cannot take is rare enough to look for again."""
     area = x.size
     special = False
     for q in range(area):
@@ -152,11 +153,10 @@ def _forward_plane_keep(x, out, pool, base, power, flags, divisor, alpha, y, y64
         base[q] = b
         power[q] = value
         out[q] = x[q] * value
-        flags[q] = odd
         special |= odd
-    if special:
+    if special:  # rare (a base that is not a positive finite float): find them again
         for q in range(area):
-            if flags[q]:
+            if main(base[q], y64)[1]:
                 value = powf_scalar(base[q], y)
                 power[q] = value
                 out[q] = x[q] * value
@@ -236,7 +236,7 @@ def forward_keep(x, top, power_out, base_out, height, width, n0, n1, c0, c1, siz
             plane = x[n, c]
             _pool(plane, square, flags, padded, pool, masks, area, width, size, pad)
             _forward_plane_keep(plane, top[n, c], pool, base_out[n, c], power_out[n, c],
-                                flags, divisor, alpha, y, y64, pow_075_main)
+                                divisor, alpha, y, y64, pow_075_main)
 
 
 @njit(**_JIT)
