@@ -63,6 +63,22 @@ def _column_masks(height, width, size, pad):
 
 
 @njit(**_INLINE)
+def _box3_at(t0, t1, t2, q, left, right):
+    """The 3 x 3 window sum at ``q`` in Caffe's row-major order, from 0; a column outside
+    the image (``left``/``right`` False) adds +0, which changes no sum."""
+    acc = _ZERO + (t0[q] if left else _ZERO)
+    acc += t0[q + 1]
+    acc += t0[q + 2] if right else _ZERO
+    acc += t1[q] if left else _ZERO
+    acc += t1[q + 1]
+    acc += t1[q + 2] if right else _ZERO
+    acc += t2[q] if left else _ZERO
+    acc += t2[q + 1]
+    acc += t2[q + 2] if right else _ZERO
+    return acc
+
+
+@njit(**_INLINE)
 def _box_sum(padded, out, masks, area, width, size):
     """``out[h*W + w] = sum_{a, b < size} P[h + a - pad, w + b - pad]`` over a plane, the
     terms added in row-major (a, b) order from +0, where P is the plane stored in
@@ -82,18 +98,7 @@ def _box_sum(padded, out, masks, area, width, size):
         t1 = padded[width:width + area + 2]
         t2 = padded[2 * width:2 * width + area + 2]
         for q in range(area):
-            left = m0[q]
-            right = m2[q]
-            acc = zero + (t0[q] if left else zero)
-            acc += t0[q + 1]
-            acc += t0[q + 2] if right else zero
-            acc += t1[q] if left else zero
-            acc += t1[q + 1]
-            acc += t1[q + 2] if right else zero
-            acc += t2[q] if left else zero
-            acc += t2[q + 1]
-            acc += t2[q + 2] if right else zero
-            out[q] = acc
+            out[q] = _box3_at(t0, t1, t2, q, m0[q], m2[q])
         return
     for a in range(size):
         for b in range(size):
@@ -306,17 +311,7 @@ def _spread3(share_padded, out, x, masks, area, width):
     t1 = share_padded[width:width + area + 2]
     t2 = share_padded[2 * width:2 * width + area + 2]
     for q in range(area):
-        left = m0[q]
-        right = m2[q]
-        acc = _ZERO + (t0[q] if left else _ZERO)
-        acc += t0[q + 1]
-        acc += t0[q + 2] if right else _ZERO
-        acc += t1[q] if left else _ZERO
-        acc += t1[q + 1]
-        acc += t1[q + 2] if right else _ZERO
-        acc += t2[q] if left else _ZERO
-        acc += t2[q + 1]
-        acc += t2[q + 2] if right else _ZERO
+        acc = _box3_at(t0, t1, t2, q, m0[q], m2[q])
         out[q] = out[q] + acc * fma32(_TWO, x[q], _ZERO)
 
 
