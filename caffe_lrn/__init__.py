@@ -12,8 +12,8 @@ from caffe_lrn.errors import (  # noqa: E402
     OutputExistsError, ParameterError,
 )
 from caffe_lrn.params import LRNParams  # noqa: E402
-from caffe_lrn.loader import load_net  # noqa: E402
-from caffe_lrn.net import LRNLayerInfo, lrn_layers  # noqa: E402
+from caffe_lrn.nets.loader import load_net  # noqa: E402
+from caffe_lrn.nets.lrn_layers import LRNLayerInfo, lrn_layers  # noqa: E402
 from caffe_lrn.layers import LRNLayer  # noqa: E402
 
 __all__ = [

@@ -126,7 +126,7 @@ class LRNParams:
 
         A ``lrn_param { ... }`` wrapper is accepted too.
         """
-        from caffe_lrn.textproto import parse_text
+        from caffe_lrn.nets.textproto import parse_text
         from caffe_lrn.schema import LRNParameter
 
         body = text.strip()

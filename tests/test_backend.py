@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from caffe_lrn import LRNLayer, LRNParams, backend
-from caffe_lrn.compare import count_differing
+from caffe_lrn import LRNLayer, LRNParams
+from caffe_lrn.layers import backend
+from caffe_lrn.numerics.ulp import count_differing
 from caffe_lrn.errors import MissingDependencyError, ParameterError
 from caffe_lrn.parallel import run_pieces, spans
 

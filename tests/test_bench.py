@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from caffe_lrn import bench, bench_peers, bench_report
-from caffe_lrn.bench_peers import EXACT, FAST, FLOOR, PEER, Implementation, Runner, Unavailable
+from caffe_lrn.bench import measure as bench, peers as bench_peers, report as bench_report
+from caffe_lrn.bench.peers import EXACT, FAST, FLOOR, PEER, Implementation, Runner, Unavailable
 from caffe_lrn.cli import main
 from caffe_lrn.params import LRNParams
 

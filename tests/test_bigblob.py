@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from caffe_lrn import LRNLayer
-from caffe_lrn.compare import count_differing
-from caffe_lrn.fileio import load_npy
+from caffe_lrn.numerics.ulp import count_differing
+from caffe_lrn.io.files import load_npy
 from caffe_lrn.params import LRNParams
 
 BIG_SHAPE = (64, 96, 300, 300)

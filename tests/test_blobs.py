@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from caffe_lrn.blobs import (
+from caffe_lrn.io.reference import (
     blob_from_proto, blob_to_proto, escape_name, open_blobs, read_binaryproto, unescape_name,
 )
 from caffe_lrn.errors import BlobError, InputFileError

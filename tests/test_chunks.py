@@ -1,13 +1,13 @@
-"""Chunked runs (caffe_lrn.chunks, ``caffe-lrn run --max-memory``): the same bits as one run."""
+"""Chunked runs (caffe_lrn.io.stream, ``caffe-lrn run --max-memory``): the same bits as one run."""
 import numpy as np
 import pytest
 
 from caffe_lrn import LRNLayer
-from caffe_lrn.chunks import (FIXED_OVERHEAD, WORK_PER_ELEMENT, images_per_chunk, parse_size,
+from caffe_lrn.io.stream import (FIXED_OVERHEAD, WORK_PER_ELEMENT, images_per_chunk, parse_size,
                               run_npy)
-from caffe_lrn.compare import count_differing
+from caffe_lrn.numerics.ulp import count_differing
 from caffe_lrn.errors import BlobError, OutputExistsError, ParameterError
-from caffe_lrn.fileio import load_npy, load_npz
+from caffe_lrn.io.files import load_npy, load_npz
 from caffe_lrn.params import LRNParams
 from fuzzing import run_cli
 

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from caffe_lrn.cli import main
-from caffe_lrn.loader import load_net, read_net
-from caffe_lrn.textproto import parse_text
+from caffe_lrn.nets.loader import load_net, read_net
+from caffe_lrn.nets.textproto import parse_text
 from caffe_lrn.schema import NetParameter
 from conftest import BVLC_NETS, DATA, EXAMPLES
 

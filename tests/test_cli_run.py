@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from caffe_lrn.cli import main
-from caffe_lrn.compare import count_differing
+from caffe_lrn.numerics.ulp import count_differing
 from conftest import REFERENCE
 from test_lrn_layer import CASE_NAMES, NET_CASES
 
@@ -107,7 +107,7 @@ def test_chunk_option_gives_the_same_bits(refs, blobs, tmp_path, capsys):
 
 
 def test_fast_threads_and_backend_options(refs, blobs, tmp_path, capsys):
-    from caffe_lrn.compare import ulp_distance
+    from caffe_lrn.numerics.ulp import ulp_distance
 
     case = refs["across_alexnet"]
     x, dy = blobs("x.npy", case["x"]), blobs("dy.npy", case["top_diff"])

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from caffe_lrn.compare import (
-    BlobComparison, blob_ulp_distance, compare_blobs, count_differing, ulp_distance,
-    ulp_distance_f32_units,
+from caffe_lrn.numerics.ulp import (
+    blob_ulp_distance, count_differing, ulp_distance, ulp_distance_f32_units,
 )
+from caffe_lrn.verify.comparison import BlobComparison, compare_blobs
 from caffe_lrn.errors import BlobError
 
 SHAPE = (2, 3, 4, 5)  # N != C != H != W

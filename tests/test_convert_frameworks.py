@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from caffe_lrn import load_net, lrn_layers
-from caffe_lrn.compare import ulp_distance
+from caffe_lrn.numerics.ulp import ulp_distance
 from caffe_lrn.convert import run_layer
 from caffe_lrn.convert.emit_python import emit_python
 from caffe_lrn.params import LRNParams
@@ -159,7 +159,7 @@ def test_real_tf_on_the_seed_examples():
     """TF 2.21's approximate reciprocal lands up to 2 ULP below the seeds' exact one."""
     need("tf")
     from caffe_lrn.convert.frameworks import import_tf
-    from caffe_lrn.convert import tf_semantics as ts
+    import tf_semantics as ts
 
     tf = import_tf()
     x = np.arange(1, 33, dtype=np.float32).reshape(2, 2, 2, 4)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from caffe_lrn.compare import ulp_distance
+from caffe_lrn.numerics.ulp import ulp_distance
 from caffe_lrn.convert import caffe_to_tf
-from caffe_lrn.convert import tf_semantics as ts
+import tf_semantics as ts
 from caffe_lrn.errors import BlobError, ParameterError
 from caffe_lrn.params import LRNParams
 from conftest import EXAMPLES

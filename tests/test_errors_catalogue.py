@@ -127,14 +127,14 @@ def test_os_errors_are_one_line_and_leave_no_temporary(tmp_path, monkeypatch):
 def test_out_of_memory_is_one_line(tmp_path, monkeypatch):
     import numpy as np
 
-    import caffe_lrn.chunks
+    import caffe_lrn.io.stream
 
     np.save(tmp_path / "x.npy", np.ones((2, 3, 5, 4), np.float32))
 
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(caffe_lrn.chunks, "read_images", exhausted)
+    monkeypatch.setattr(caffe_lrn.io.stream, "read_images", exhausted)
     code, out, err = run_cli(["run", "--lrn-param", "local_size: 3", "--input",
                               str(tmp_path / "x.npy"), "-o", str(tmp_path / "out.npz")])
     assert_one_line_error(code, err)

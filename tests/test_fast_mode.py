@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from caffe_lrn import LRNLayer, LRNParams
-from caffe_lrn.compare import count_differing, ulp_distance
+from caffe_lrn.numerics.ulp import count_differing, ulp_distance
 from test_lrn_layer import CASE_NAMES, params_of_case
 
 TOP_ULP_BOUND = 2
@@ -82,7 +82,7 @@ def test_fast_mode_wherever_a_layer_is_made():
 
 def test_numpy_fast_mode_uses_numpys_power(refs, monkeypatch):
     """The NumPy fast mode changes only the power: with glibc's power it is exact again."""
-    from caffe_lrn import numerics
+    from caffe_lrn.numerics import caffe_math as numerics
     from caffe_lrn.layers import lrn as lrn_module
     from caffe_lrn.layers import power as power_module
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from caffe_lrn.blobs import blob_to_proto, read_binaryproto
+from caffe_lrn.io.reference import blob_to_proto, read_binaryproto
 from caffe_lrn.convert.document import build_document, layers_from_document
 from caffe_lrn.convert.emit_prototxt import emit_prototxt
 from caffe_lrn.errors import BlobError, ConversionError, InputFileError
-from caffe_lrn.loader import load_net
-from caffe_lrn.net import lrn_layers
+from caffe_lrn.nets.loader import load_net
+from caffe_lrn.nets.lrn_layers import lrn_layers
 from conftest import BVLC_NETS
 from fuzzing import assert_one_line_error, fuzz_tests, run_cli, typed_or_ok
 

@@ -25,7 +25,7 @@ from caffe_lrn import LRNLayer
 from caffe_lrn.errors import BlobError, CaffeLRNError, ParameterError
 from caffe_lrn.layers import lrn as lrn_module
 from caffe_lrn.layers.pooling import ave_pool_backward, ave_pool_forward
-from caffe_lrn.numerics import axpy, fma32
+from caffe_lrn.numerics.caffe_math import axpy, fma32
 from caffe_lrn.params import LRNParams
 from fuzzing import assert_one_line_error, fuzz_tests, run_cli, typed_or_ok
 

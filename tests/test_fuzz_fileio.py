@@ -16,7 +16,7 @@ import pytest
 from hypothesis import strategies as st
 
 from caffe_lrn.errors import InputFileError, OutputExistsError
-from caffe_lrn.fileio import load_npy, load_npz, save_npz, write_text
+from caffe_lrn.io.files import load_npy, load_npz, save_npz, write_text
 from fuzzing import fuzz_tests, typed_or_ok
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")

@@ -15,12 +15,12 @@ import numpy as np
 from hypothesis import strategies as st
 
 from caffe_lrn.errors import CaffeLRNError, NetParseError, ParameterError
-from caffe_lrn.loader import load_net, parse_net
-from caffe_lrn.net import lrn_layers
+from caffe_lrn.nets.loader import load_net, parse_net
+from caffe_lrn.nets.lrn_layers import lrn_layers
 from caffe_lrn.params import LRNParams
 from caffe_lrn.schema import LayerParameter, LRNParameter, NetParameter
-from caffe_lrn.textproto import parse_text
-from caffe_lrn.upgrade import upgrade_net
+from caffe_lrn.nets.textproto import parse_text
+from caffe_lrn.nets.upgrade import upgrade_net
 from conftest import BVLC_NETS, DATA, EXAMPLES
 from fuzzing import assert_one_line_error, fuzz_tests, run_cli, typed_or_ok
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from caffe_lrn import LRNLayer, LRNParams
-from caffe_lrn.compare import count_differing, ulp_distance
-from caffe_lrn.powf import powf
+from caffe_lrn.numerics.ulp import count_differing, ulp_distance
+from caffe_lrn.numerics.powf import powf
 from test_lrn_layer import CASE_NAMES, params_of_case
 
 pytestmark = pytest.mark.kernels

@@ -5,7 +5,7 @@ import pytest
 
 from caffe_lrn import load_net, lrn_layers
 from caffe_lrn.errors import InputFileError, NetParseError
-from caffe_lrn.loader import MAX_NET_BYTES, looks_binary, parse_net, read_net
+from caffe_lrn.nets.loader import MAX_NET_BYTES, looks_binary, parse_net, read_net
 from caffe_lrn.schema import NetParameter
 from conftest import BVLC_NETS, DATA, EXAMPLES
 

@@ -6,8 +6,8 @@ import pytest
 
 import caffe_lrn
 from caffe_lrn import LRNLayer, LRNParams, load_net, lrn_layers
-from caffe_lrn.backend import numba_available
-from caffe_lrn.compare import count_differing, ulp_distance
+from caffe_lrn.layers.backend import numba_available
+from caffe_lrn.numerics.ulp import count_differing, ulp_distance
 from caffe_lrn.errors import BlobError, LayerStateError, ParameterError
 from caffe_lrn.layers import lrn as lrn_module
 from caffe_lrn.schema import LayerParameter, LRNParameter

@@ -14,13 +14,13 @@ from typing import Callable
 import numpy as np
 import pytest
 
-import caffe_lrn.loader
+import caffe_lrn.nets.loader
 from caffe_lrn import load_net, lrn_layers
 from caffe_lrn.errors import (
     BlobError, CaffeLRNError, ConversionError, InputFileError, LayerNotFoundError,
     NetParseError, NetUpgradeError, OutputExistsError, ParameterError,
 )
-from caffe_lrn.fileio import load_npy, save_npz
+from caffe_lrn.io.files import load_npy, save_npz
 from caffe_lrn.params import LRNParams
 from caffe_lrn.schema import LayerParameter, NetParameter
 from conftest import BVLC_NETS, EXAMPLES
@@ -340,7 +340,7 @@ def test_cli_exit_1_one_line(case, tmp_path):
 def test_net_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
     path = tmp_path / "big.caffemodel"
     path.write_bytes(CAFFEMODEL)
-    monkeypatch.setattr(caffe_lrn.loader, "MAX_NET_BYTES", len(CAFFEMODEL) - 1)
+    monkeypatch.setattr(caffe_lrn.nets.loader, "MAX_NET_BYTES", len(CAFFEMODEL) - 1)
     with pytest.raises(InputFileError, match=r"359075 bytes exceeds the 359074-byte limit"):
         load_net(path)
     code, out, err = run_cli(["inspect", str(path)])
@@ -351,7 +351,7 @@ def test_net_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch
 def test_sparse_file_over_2_gib_is_refused(tmp_path):
     path = tmp_path / "sparse.caffemodel"
     with open(path, "wb") as handle:
-        handle.truncate(caffe_lrn.loader.MAX_NET_BYTES + 1)  # sparse: no disk used
+        handle.truncate(caffe_lrn.nets.loader.MAX_NET_BYTES + 1)  # sparse: no disk used
     code, out, err = run_cli(["inspect", str(path)])
     assert_one_line_error(code, err)
     assert "2147483648 bytes exceeds the 2147483647-byte limit" in err

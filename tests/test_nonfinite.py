@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from caffe_lrn import LRNLayer, LRNParams
-from caffe_lrn.compare import count_differing
-from caffe_lrn.fileio import load_npz
+from caffe_lrn.numerics.ulp import count_differing
+from caffe_lrn.io.files import load_npz
 from fuzzing import run_cli
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -13,10 +13,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from caffe_lrn import powf as powf_module
+from caffe_lrn.numerics import powf as powf_module
 from caffe_lrn.errors import BlobError
-from caffe_lrn.numerics import axpby, axpy, check_dtype, fma32, powx
-from caffe_lrn.powf import fma64, powf
+from caffe_lrn.numerics.caffe_math import axpby, axpy, check_dtype, fma32, powx
+from caffe_lrn.numerics.powf import fma64, powf
 
 
 def bits32(a):
@@ -386,7 +386,7 @@ def _same_bits(a, b):
 def test_square_powf_is_glibc_powf_of_two():
     """The fast mode's square shortcut gives powf(x, 2)'s bits: random bit patterns over the
     whole float range, and short mantissas whose squares sit on or next to midpoints."""
-    from caffe_lrn.numerics import square_powf
+    from caffe_lrn.numerics.caffe_math import square_powf
 
     rng = np.random.default_rng(11)
     x = rng.integers(0, 2 ** 32, 1_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32)

@@ -4,7 +4,7 @@ import pytest
 
 from caffe_lrn.errors import BlobError, LayerStateError
 from caffe_lrn.layers import PowerLayer
-from caffe_lrn.powf import powf
+from caffe_lrn.numerics.powf import powf
 from lrn_reference import numeric_jacobian
 
 f32 = np.float32

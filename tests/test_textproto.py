@@ -4,7 +4,7 @@ import pytest
 from caffe_lrn.cli import main
 from caffe_lrn.errors import NetParseError
 from caffe_lrn.schema import LRNParameter, NetParameter
-from caffe_lrn.textproto import parse_text
+from caffe_lrn.nets.textproto import parse_text
 from conftest import DATA
 
 MALFORMED = DATA / "nets" / "malformed"

@@ -4,10 +4,10 @@ import pytest
 
 from caffe_lrn import load_net, lrn_layers
 from caffe_lrn.errors import NetParseError, NetUpgradeError
-from caffe_lrn.loader import read_net
+from caffe_lrn.nets.loader import read_net
 from caffe_lrn.schema import LayerParameter, NetParameter
-from caffe_lrn.textproto import parse_text
-from caffe_lrn.upgrade import (
+from caffe_lrn.nets.textproto import parse_text
+from caffe_lrn.nets.upgrade import (
     BOTH_FORMATS_MESSAGE, V1_LAYER_TYPES, needs_upgrade, upgrade_net,
 )
 from conftest import BVLC_NETS, DATA

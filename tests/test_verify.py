@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from caffe_lrn import LRNLayer, load_net, lrn_layers
-from caffe_lrn.blobs import blob_to_proto, escape_name, open_blobs
+from caffe_lrn.io.reference import blob_to_proto, escape_name, open_blobs
 from caffe_lrn.errors import LayerNotFoundError
-from caffe_lrn.verify import FAIL, PASS, UNVERIFIABLE, verify_net, verify_paths
+from caffe_lrn.verify.check import FAIL, PASS, UNVERIFIABLE, verify_net, verify_paths
 
 from conftest import BVLC_NETS, EXAMPLES
 

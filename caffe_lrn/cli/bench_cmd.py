@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from caffe_lrn import bench, bench_peers
+from caffe_lrn.bench import measure as bench, peers as bench_peers
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
@@ -95,8 +95,8 @@ def config_from_args(args):
 
 
 def run(args):
-    from caffe_lrn import bench_report
-    from caffe_lrn.fileio import check_output_path, write_text
+    from caffe_lrn.bench import report as bench_report
+    from caffe_lrn.io.files import check_output_path, write_text
 
     if args.json and args.json != "-":
         check_output_path(args.json, force=args.force)  # refuse before minutes of timing

@@ -37,7 +37,7 @@ def register(subparsers):
 
 
 def _write(args, text):
-    from caffe_lrn.fileio import write_text
+    from caffe_lrn.io.files import write_text
 
     if args.output:
         write_text(args.output, text, force=args.force)
@@ -48,7 +48,7 @@ def _write(args, text):
 def _check_output_first(args):
     # Refuse before doing the work, so a refused overwrite costs nothing.
     if args.output:
-        from caffe_lrn.fileio import check_output_path
+        from caffe_lrn.io.files import check_output_path
 
         check_output_path(args.output, force=args.force)
 

@@ -11,9 +11,9 @@ import json
 import numpy as np
 
 from caffe_lrn.errors import NetParseError, ParameterError
-from caffe_lrn.loader import read_net, upgrade_loaded
-from caffe_lrn.net import lrn_layers
-from caffe_lrn.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade
+from caffe_lrn.nets.loader import read_net, upgrade_loaded
+from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.nets.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade
 
 JSON_KEYS = ("name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k",
              "engine")

@@ -15,13 +15,13 @@ output is kept unless ``--force``.
 
 Blobs larger than memory: the input is memory-mapped and run a few images at a time (as
 many as ``--max-memory`` allows, default 512M), each result appended to the output file,
-so memory use does not grow with the blob (:mod:`caffe_lrn.chunks`).
+so memory use does not grow with the blob (:mod:`caffe_lrn.io.stream`).
 """
 import sys
 
-from caffe_lrn.chunks import DEFAULT_MAX_MEMORY, parse_size, run_npy
+from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, parse_size, run_npy
 from caffe_lrn.errors import LayerNotFoundError, ParameterError
-from caffe_lrn.fileio import check_output_path
+from caffe_lrn.io.files import check_output_path
 from caffe_lrn.params import LRNParams
 
 EXIT_USAGE = 2
@@ -29,8 +29,8 @@ EXIT_USAGE = 2
 
 def find_layer(net_path, name):
     """The LRNParams of the LRN layer called ``name`` in the net at ``net_path``."""
-    from caffe_lrn.loader import load_net
-    from caffe_lrn.net import lrn_layers
+    from caffe_lrn.nets.loader import load_net
+    from caffe_lrn.nets.lrn_layers import lrn_layers
 
     net = load_net(net_path)
     try:

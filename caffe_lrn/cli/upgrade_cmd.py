@@ -8,9 +8,9 @@ import sys
 
 from google.protobuf import text_format
 
-from caffe_lrn.fileio import check_output_path, write_bytes, write_text
-from caffe_lrn.loader import read_net, upgrade_loaded
-from caffe_lrn.upgrade import needs_upgrade
+from caffe_lrn.io.files import check_output_path, write_bytes, write_text
+from caffe_lrn.nets.loader import read_net, upgrade_loaded
+from caffe_lrn.nets.upgrade import needs_upgrade
 
 
 def net_to_text(net):

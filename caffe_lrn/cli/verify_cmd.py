@@ -45,7 +45,7 @@ def _non_negative(text):
 
 
 def register(subparsers):
-    from caffe_lrn.verify import FRAMEWORKS
+    from caffe_lrn.verify.check import FRAMEWORKS
 
     parser = subparsers.add_parser(
         "verify", help="verify reference LRN activations (float32 ULPs, bit for bit)",
@@ -113,7 +113,7 @@ def _progress_factory(total, label, layer_count):
 
 
 def _options(args):
-    from caffe_lrn.chunks import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
+    from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
 
     budget = DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
@@ -141,12 +141,12 @@ def run(args):
     if args.native and not args.against:
         return _usage_error("--native needs --against FRAMEWORK")
     if args.plot:
-        from caffe_lrn.fileio import check_output_path
+        from caffe_lrn.io.files import check_output_path
 
         check_output_path(args.plot, args.force)  # refuse before the work, not after
 
-    from caffe_lrn import report as render
-    from caffe_lrn.verify import verify_paths
+    from caffe_lrn.verify import report as render
+    from caffe_lrn.verify.check import verify_paths
 
     if args.example:
         reports = _run_examples(args)
@@ -162,7 +162,7 @@ def run(args):
     else:
         sys.stdout.write(render.render_text(reports))
     if args.plot:
-        from caffe_lrn.plot import plot_channel_ulps
+        from caffe_lrn.verify.plot import plot_channel_ulps
 
         plot_channel_ulps(reports, args.plot, force=args.force)
         if not args.json:
@@ -172,8 +172,8 @@ def run(args):
 
 
 def _run_examples(args):
-    from caffe_lrn.bundled import EXAMPLES, example_paths
-    from caffe_lrn.verify import verify_paths
+    from caffe_lrn.verify.examples import EXAMPLES, example_paths
+    from caffe_lrn.verify.check import verify_paths
 
     reports = []
     for example in EXAMPLES:
@@ -187,8 +187,8 @@ def _run_examples(args):
 
 
 def _render_examples(reports, args):
-    from caffe_lrn import report as render
-    from caffe_lrn.bundled import EXAMPLES, PROVENANCE
+    from caffe_lrn.verify import report as render
+    from caffe_lrn.verify.examples import EXAMPLES, PROVENANCE
 
     about = {example.title: example for example in EXAMPLES}
     lines = [

@@ -2,7 +2,7 @@
 
 Parameter mappings return :class:`Conversion` records (``exact``, ``notes``);
 :func:`run_layer` runs a converted layer in the real framework (imported lazily);
-:mod:`caffe_lrn.convert.tf_semantics` is TF's LRN in NumPy.
+:mod:`tf_semantics` is TF's LRN in NumPy.
 """
 from caffe_lrn.convert.frameworks import FRAMEWORKS, run_layer
 from caffe_lrn.convert.onnx_params import caffe_to_onnx, onnx_to_caffe

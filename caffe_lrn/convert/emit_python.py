@@ -67,7 +67,7 @@ def emit_python(layers, source="a Caffe net"):
     """The module's source text for ``layers``.
 
     ``layers``: records with ``name``, ``bottom``, ``top`` and ``params`` (LRNParams), e.g.
-    :class:`caffe_lrn.net.LRNLayerInfo`.
+    :class:`caffe_lrn.nets.lrn_layers.LRNLayerInfo`.
     """
     from caffe_lrn import __version__
 

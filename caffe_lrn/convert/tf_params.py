@@ -38,7 +38,7 @@ def alpha_times_size(alpha_tf, local_size):
 
 
 def _ulps(a, b):
-    from caffe_lrn.compare import ulp_distance
+    from caffe_lrn.numerics.ulp import ulp_distance
 
     return int(np.max(ulp_distance(np.float32(a), np.float32(b))))
 

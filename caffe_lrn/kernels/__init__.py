@@ -1,8 +1,8 @@
 """Compiled kernels (numba) for the exact engine and the fast mode: an optional backend.
 
 Installed with ``pip install caffe-lrn[fast]``. Nothing in the core imports this package
-unless the numba backend is selected (:mod:`caffe_lrn.backend`); the NumPy code in
-:mod:`caffe_lrn.layers` and :mod:`caffe_lrn.powf` stays the reference, and the tests prove
+unless the numba backend is selected (:mod:`caffe_lrn.layers.backend`); the NumPy code in
+:mod:`caffe_lrn.layers` and :mod:`caffe_lrn.numerics.powf` stays the reference, and the tests prove
 these kernels give the same bits.
 
 - :mod:`~caffe_lrn.kernels.intrinsics`: fused multiply-add, square root and bit casts.

@@ -1,6 +1,6 @@
 """glibc's ``powf`` as numba code: the FMA build (``__powf_fma``) operation for operation.
 
-The algorithm, tables and special cases are those of :mod:`caffe_lrn.powf` (which documents
+The algorithm, tables and special cases are those of :mod:`caffe_lrn.numerics.powf` (which documents
 them); here every ``a*b + c`` that GCC contracted in the FMA build is a hardware fused
 multiply-add, so no near-midpoint recomputation is needed: each element's double result is
 the FMA build's, rounded once to float.
@@ -13,7 +13,7 @@ loops call afterwards for those few elements.
 import numpy as np
 from numba import njit
 
-from caffe_lrn import powf as ref
+from caffe_lrn.numerics import powf as ref
 from caffe_lrn.kernels.intrinsics import (f32_bits, f32_from_bits, f64_bits, f64_from_bits,
                                          fma32, fma64)
 

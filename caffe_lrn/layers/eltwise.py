@@ -8,7 +8,7 @@ the *other* bottoms in index order (copy the first, multiply by the next ...), t
 import numpy as np
 
 from caffe_lrn.errors import BlobError, LayerStateError
-from caffe_lrn.layers.blobs import check_blob, check_diff
+from caffe_lrn.layers.checks import check_blob, check_diff
 
 
 def prod_forward(bottoms):

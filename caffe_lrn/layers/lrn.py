@@ -27,7 +27,7 @@ Every step runs on whole channels of a chunk of images at once; the channel recu
 the only sequential loop. Images never interact, so a batch processed in chunks gives the
 same bits as in one piece, and chunks run in parallel on threads (NumPy releases the GIL).
 This NumPy code is the reference engine; with numba installed the same layer runs on the
-compiled kernels of :mod:`caffe_lrn.kernels` (:mod:`caffe_lrn.backend` chooses), which give
+compiled kernels of :mod:`caffe_lrn.kernels` (:mod:`caffe_lrn.layers.backend` chooses), which give
 the same bits.
 
 Memory: forward keeps no ``scale`` blob (a full one would cost as much as the top); the
@@ -38,13 +38,13 @@ WITHIN_CHANNEL on the numba kernels (see :class:`LRNLayer`).
 import numpy as np
 
 from caffe_lrn.errors import LayerStateError, ParameterError
-from caffe_lrn.layers.blobs import check_blob, check_diff
+from caffe_lrn.layers.checks import check_blob, check_diff
 from caffe_lrn.layers.eltwise import EltwiseLayer
 from caffe_lrn.layers.pooling import PoolingLayer
 from caffe_lrn.layers.power import PowerLayer
 from caffe_lrn.layers.split import SplitLayer
-from caffe_lrn.backend import resolve_backend, resolve_threads
-from caffe_lrn.numerics import axpy, fast_powx, powx
+from caffe_lrn.layers.backend import resolve_backend, resolve_threads
+from caffe_lrn.numerics.caffe_math import axpy, fast_powx, powx
 from caffe_lrn.parallel import run_pieces
 from caffe_lrn.params import LRNParams
 

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from caffe_lrn.errors import LayerStateError, ParameterError
-from caffe_lrn.layers.blobs import check_blob, check_diff
+from caffe_lrn.layers.checks import check_blob, check_diff
 from caffe_lrn.params import INT_MAX
 
 

@@ -18,8 +18,8 @@ When ``diff_scale == 0`` or ``power == 1`` the derivative is the constant ``diff
 import numpy as np
 
 from caffe_lrn.errors import LayerStateError
-from caffe_lrn.layers.blobs import check_blob, check_diff
-from caffe_lrn.numerics import axpby, fast_powx, powx
+from caffe_lrn.layers.checks import check_blob, check_diff
+from caffe_lrn.numerics.caffe_math import axpby, fast_powx, powx
 
 
 def _typed(dtype, power, scale, shift):

@@ -46,7 +46,7 @@ no such numbers); every other number is a JSON number.
 import json
 import math
 
-from caffe_lrn.verify import FAIL, PASS, UNVERIFIABLE
+from caffe_lrn.verify.check import FAIL, PASS, UNVERIFIABLE
 
 SCHEMA = "caffe-lrn/verify/1"
 _REGION = {"ACROSS_CHANNELS": "ACROSS", "WITHIN_CHANNEL": "WITHIN"}

@@ -2,7 +2,7 @@
 import numpy as np
 
 from caffe_lrn.errors import BlobError
-from caffe_lrn.numerics import check_dtype
+from caffe_lrn.numerics.caffe_math import check_dtype
 
 AXES_MESSAGE = "Input must have 4 axes, corresponding to (num, channels, height, width)"
 

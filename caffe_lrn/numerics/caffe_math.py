@@ -5,7 +5,7 @@ Bit-for-bit agreement with Caffe's float32 layers rests on two primitives:
 - ``caffe_axpy`` is OpenBLAS ``saxpy``, which on the reference CPU computes ``y <- a*x + y``
   as a fused multiply-add: one rounding. Two float32 roundings (``a*x`` then ``+ y``) leave
   from 0.6% to 13% of LRN outputs different. :func:`fma32` emulates the single rounding.
-- ``caffe_powx`` is libm's ``powf`` element by element; :func:`caffe_lrn.powf.powf` repeats
+- ``caffe_powx`` is libm's ``powf`` element by element; :func:`caffe_lrn.numerics.powf.powf` repeats
   glibc's algorithm.
 
 Everything else Caffe's LRN uses (``caffe_mul``, ``caffe_div``, ``caffe_sqr``, ``caffe_add``,
@@ -19,7 +19,7 @@ Caffe's in the last bits) and :func:`powx` is NumPy's double power.
 import numpy as np
 
 from caffe_lrn.errors import BlobError
-from caffe_lrn.powf import powf
+from caffe_lrn.numerics.powf import powf
 
 __all__ = ["fma32", "axpy", "axpby", "powx", "fast_powx", "check_dtype", "SUPPORTED_DTYPES"]
 

@@ -2,7 +2,7 @@
 
 ``load_net(path)`` tells text from binary by content (a binary net named ``.prototxt``
 still loads, and a text net named ``.caffemodel``), parses it into a ``NetParameter`` and
-upgrades V0/V1 layers and deprecated inputs as Caffe does (:mod:`caffe_lrn.upgrade`).
+upgrades V0/V1 layers and deprecated inputs as Caffe does (:mod:`caffe_lrn.nets.upgrade`).
 
 Errors are typed: a missing, empty or oversized file or a directory raises
 :class:`InputFileError`; a text syntax error raises :class:`NetParseError` with line and
@@ -17,9 +17,9 @@ from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError
 from caffe_lrn.schema import NetParameter
-from caffe_lrn.textproto import parse_text
-from caffe_lrn.upgrade import upgrade_net
-from caffe_lrn.wire import find_wire_error, first_unknown_field
+from caffe_lrn.nets.textproto import parse_text
+from caffe_lrn.nets.upgrade import upgrade_net
+from caffe_lrn.nets.wire import find_wire_error, first_unknown_field
 
 log = logging.getLogger(__name__)
 

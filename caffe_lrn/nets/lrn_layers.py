@@ -47,7 +47,7 @@ def lrn_layers(net):
     """
     if len(net.layers) and not len(net.layer):
         raise NetParseError("net still uses the legacy 'layers' format; load it with "
-                            "load_net (or upgrade it with caffe_lrn.upgrade.upgrade_net)")
+                            "load_net (or upgrade it with caffe_lrn.nets.upgrade.upgrade_net)")
     found = []
     for index, layer in enumerate(net.layer):
         if layer.type != LRN_TYPE:

@@ -1,6 +1,6 @@
 """The benchmark's report: ratios, the pass/fail flags of the performance goals, and the printed tables.
 
-``build_report`` joins the per-thread-count measurements of :mod:`caffe_lrn.bench` into one
+``build_report`` joins the per-thread-count measurements of :mod:`caffe_lrn.bench.measure` into one
 JSON-ready document; ``format_report`` prints it. Flags are "PASS", "FAIL" or "n/a" (no
 number to judge, e.g. no peer for the cell or the fast mode not built yet); nothing is
 rounded in favour of the engine.
@@ -13,7 +13,8 @@ The performance goals, with one thread unless said otherwise:
 4. the exact engine's results are bit-identical in every mode of execution (each thread
    count, and other chunkings when the engine has ``chunk_images``).
 """
-from caffe_lrn.bench_peers import EXACT, FAST, FLOOR, PEER
+from caffe_lrn.bench.cases import make_case
+from caffe_lrn.bench.peers import EXACT, FAST, FLOOR, PEER
 
 PASS, FAIL, NA = "PASS", "FAIL", "n/a"
 
@@ -129,7 +130,6 @@ def _identity(cells, name):
 
 def build_report(config, machine, results, in_process=False):
     """Join per-thread-count results into the report (a JSON-ready dict)."""
-    from caffe_lrn.bench import make_case
 
     implementations = {}
     for result in results:

@@ -7,7 +7,7 @@ bottom (and top diff) a run of images at a time, runs :class:`~caffe_lrn.layers.
 on it, and appends each result to the output file, so neither the input nor the output
 ever sits in memory whole.
 
-Reading: the file is validated and memory-mapped (:func:`caffe_lrn.fileio.load_npy`), and
+Reading: the file is validated and memory-mapped (:func:`caffe_lrn.io.files.load_npy`), and
 each run of images is read from its byte offset into an ordinary array
 (:func:`read_images`), so that the pages of a several-GB input do not pile up in the
 process's resident memory. Fortran-ordered files (whose images are not contiguous) are
@@ -28,8 +28,8 @@ import zipfile
 import numpy as np
 
 from caffe_lrn.errors import BlobError, ParameterError
-from caffe_lrn.fileio import check_output_path, load_npy, write_atomic
-from caffe_lrn.layers.blobs import check_blob
+from caffe_lrn.io.files import check_output_path, load_npy, write_atomic
+from caffe_lrn.layers.checks import check_blob
 from caffe_lrn.layers.lrn import LRNLayer
 
 #: Default working-memory budget of ``caffe-lrn run`` / ``verify`` (``--max-memory``).
@@ -88,7 +88,7 @@ def elements_per_chunk(max_memory, bytes_per_element=VERIFY_BYTES_PER_ELEMENT):
 def read_images(blob, start, stop):
     """Images ``start:stop`` of ``blob`` as a new in-memory array.
 
-    A C-ordered ``np.memmap`` as :func:`caffe_lrn.fileio.load_npy` returns it is read from
+    A C-ordered ``np.memmap`` as :func:`caffe_lrn.io.files.load_npy` returns it is read from
     its file at the images' offset instead of through the map: pages touched through a map
     stay in the process's resident memory, so reading a blob larger than memory through it
     would make the process as large as the blob. Anything else is sliced and copied.

@@ -2,7 +2,7 @@
 
 For each LRN layer of a net, the layer's bottom blob is taken from a reference dump (made by
 some Caffe build), run through :class:`caffe_lrn.LRNLayer`, and our top is compared with
-the reference's top blob element by element (see :class:`caffe_lrn.compare.BlobComparison`).
+the reference's top blob element by element (see :class:`caffe_lrn.verify.comparison.BlobComparison`).
 
 Policy: a layer passes when our top is bit-identical to the reference; with ``max_ulp=N`` it
 passes when no element is more than N float32 ULPs away (for references from other Caffe
@@ -15,15 +15,15 @@ in-place ReLU after an LRN, say): a dump holds a blob's last value, so such a bl
 later layer's output, and any number computed from it would mislead.
 
 The functions here return plain records (:class:`NetReport`, :class:`LayerCheck`,
-:class:`FrameworkCheck`); :mod:`caffe_lrn.report` renders them.
+:class:`FrameworkCheck`); :mod:`caffe_lrn.verify.report` renders them.
 """
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from caffe_lrn.chunks import read_images
-from caffe_lrn.compare import BlobComparison
+from caffe_lrn.io.stream import read_images
+from caffe_lrn.verify.comparison import BlobComparison
 from caffe_lrn.errors import (
     CaffeLRNError, LayerNotFoundError, MissingDependencyError, ParameterError,
 )
@@ -239,7 +239,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     2 float32 ULP of the exact engine's: against Caffe's bits it needs ``max_ulp=2``.
 
     Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
-    their files (:func:`caffe_lrn.chunks.read_images`), so memory stays bounded.
+    their files (:func:`caffe_lrn.io.stream.read_images`), so memory stays bounded.
     """
     from caffe_lrn import LRNLayer
 
@@ -345,7 +345,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
 def verify_paths(net_path, blobs_path, **options):
     """:func:`verify_net` on files: NET (text or binary, any version) and a reference."""
     from caffe_lrn import load_net
-    from caffe_lrn.blobs import open_blobs
+    from caffe_lrn.io.reference import open_blobs
 
     net = load_net(net_path)
     blobs = open_blobs(blobs_path)

@@ -2,7 +2,7 @@
 
 Two backends give the same bits (the tests prove it):
 
-- ``"numpy"``: the reference, pure NumPy (:mod:`caffe_lrn.layers`, :mod:`caffe_lrn.powf`);
+- ``"numpy"``: the reference, pure NumPy (:mod:`caffe_lrn.layers`, :mod:`caffe_lrn.numerics.powf`);
 - ``"numba"``: compiled kernels (:mod:`caffe_lrn.kernels`), from the optional extra
   ``pip install caffe-lrn[fast]``; float32 blobs only (float64 always runs on NumPy).
 

@@ -19,7 +19,7 @@ Memory: the extra memory of the exact engine's forward on the memory case, by
 ``tracemalloc`` (NumPy reports its buffers to it): the peak above what was allocated before
 the call, also without the top blob the call returns; and the process's ``ru_maxrss`` growth.
 
-``run(config)`` returns the report (a JSON-ready dict); ``caffe_lrn.bench_report`` formats it.
+``run(config)`` returns the report (a JSON-ready dict); ``caffe_lrn.bench.report`` formats it.
 """
 import gc
 import hashlib
@@ -33,14 +33,15 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from dataclasses import dataclass
 
 import numpy as np
 
-from caffe_lrn import bench_peers
-from caffe_lrn.bench_peers import EXACT, FAST, Unavailable
+from caffe_lrn.bench import peers as bench_peers
+from caffe_lrn.bench.peers import EXACT, FAST, Unavailable
 from caffe_lrn.errors import CaffeLRNError
-from caffe_lrn.params import LRNParams
+from caffe_lrn.bench.cases import (  # noqa: F401 (the measuring API names its cases)
+    CASE_NAMES, FULL_SHAPES, QUICK_SHAPES, BenchCase, make_case,
+)
 
 PASSES = ("forward", "backward")
 
@@ -53,54 +54,6 @@ CHECK_REL_TOLERANCE = 1e-5
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
               "CAFFE_LRN_THREADS")
-
-
-@dataclass(frozen=True)
-class BenchCase:
-    name: str
-    title: str
-    shape: tuple
-    params: LRNParams
-    seed: int
-    scale: float = 10.0
-
-    def inputs(self):
-        """(bottom, top_diff): a ReLU'd Gaussian times ``scale``, and a Gaussian diff."""
-        rng = np.random.default_rng(self.seed)
-        bottom = rng.standard_normal(self.shape, dtype=np.float32)
-        np.maximum(bottom, 0, out=bottom)
-        bottom *= np.float32(self.scale)
-        top_diff = rng.standard_normal(self.shape, dtype=np.float32)
-        return bottom, top_diff
-
-    @property
-    def blob_bytes(self):
-        return int(np.prod(self.shape)) * 4
-
-    def as_dict(self):
-        return {"name": self.name, "title": self.title, "shape": list(self.shape),
-                "params": self.params.as_dict(), "seed": self.seed,
-                "input": f"max(N(0,1), 0) * {self.scale:g}, float32"}
-
-
-_ALEXNET = dict(local_size=5, alpha=1e-4, beta=0.75, k=1.0)
-_CIFAR = dict(local_size=3, alpha=5e-5, beta=0.75, norm_region="WITHIN_CHANNEL")
-
-FULL_SHAPES = {"A": (32, 96, 55, 55), "B": (32, 256, 27, 27), "C": (100, 32, 16, 16)}
-#: ``--quick``: the same layers on small, non-square shapes (a smoke run, not a measurement).
-QUICK_SHAPES = {"A": (2, 12, 7, 5), "B": (3, 16, 5, 4), "C": (4, 6, 9, 7)}
-_CASE_DEFS = {
-    "A": ("AlexNet norm1, ACROSS_CHANNELS", _ALEXNET, 1),
-    "B": ("AlexNet norm2, ACROSS_CHANNELS", _ALEXNET, 2),
-    "C": ("cifar10_full norm1, WITHIN_CHANNEL", _CIFAR, 3),
-}
-CASE_NAMES = tuple(_CASE_DEFS)
-
-
-def make_case(name, quick=False):
-    title, params, seed = _CASE_DEFS[name]
-    shape = (QUICK_SHAPES if quick else FULL_SHAPES)[name]
-    return BenchCase(name, title, shape, LRNParams(**params), seed)
 
 
 def default_config(cases=CASE_NAMES, passes=PASSES, threads=None, peers=None,
@@ -166,7 +119,7 @@ def time_rounds(calls, repeat, warmup, budget):
 
 def check_outputs(got, expected):
     """How far ``got`` is from ``expected``: max float32 ULP, differing count, relative error."""
-    from caffe_lrn.compare import count_differing, ulp_distance
+    from caffe_lrn.numerics.ulp import count_differing, ulp_distance
 
     got = np.asarray(got, dtype=np.float32)
     expected = np.asarray(expected, dtype=np.float32)
@@ -400,7 +353,7 @@ def _measure_in_subprocess(config, threads):
         out_path = os.path.join(tmp, "result.json")
         with open(config_path, "w", encoding="utf-8") as handle:
             json.dump(config, handle)
-        command = [sys.executable, "-m", "caffe_lrn.bench", config_path, out_path, str(threads)]
+        command = [sys.executable, "-m", "caffe_lrn.bench.measure", config_path, out_path, str(threads)]
         proc = subprocess.run(command, env=_worker_env(threads), stdout=subprocess.DEVNULL,
                               check=False)
         if proc.returncode != 0 or not os.path.exists(out_path):
@@ -419,7 +372,7 @@ def run(config, in_process=False, registry=None):
     OpenCV, the engine's own), so it is for smoke runs and tests. ``registry`` (a list of
     implementations) replaces the built-in one and needs ``in_process``.
     """
-    from caffe_lrn import bench_report
+    from caffe_lrn.bench import report as bench_report
 
     if registry is not None and not in_process:
         raise ValueError("a custom registry can only be measured in-process")
@@ -435,7 +388,7 @@ def run(config, in_process=False, registry=None):
 
 
 def _worker(argv):
-    """``python -m caffe_lrn.bench CONFIG OUT THREADS``: one thread count, results to OUT."""
+    """``python -m caffe_lrn.bench.measure CONFIG OUT THREADS``: one thread count, results to OUT."""
     config_path, out_path, threads = argv
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)

@@ -136,7 +136,7 @@ def _make_layer(params, exact, threads, **extra):
 def _engine_backend():
     """Which backend the engine runs on here, e.g. "numba 0.68.1" or "numpy"."""
     try:
-        from caffe_lrn.backend import resolve_backend
+        from caffe_lrn.layers.backend import resolve_backend
 
         backend = resolve_backend()
     except Exception as exc:  # an engine without backends, or a bad CAFFE_LRN_BACKEND

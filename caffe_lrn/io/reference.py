@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from caffe_lrn.errors import BlobError, InputFileError
-from caffe_lrn.fileio import load_npy, load_npz
+from caffe_lrn.io.files import load_npy, load_npz
 
 NPY_SUFFIX = ".npy"
 BINARYPROTO_SUFFIX = ".binaryproto"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from caffe_lrn.errors import MissingDependencyError
-from caffe_lrn.fileio import check_output_path, write_atomic
+from caffe_lrn.io.files import check_output_path, write_atomic
 
 
 def _pyplot():
