@@ -1,9 +1,19 @@
-"""Run independent pieces of work on a few threads.
+"""Cut a blob into pieces and run the pieces on a few threads.
 
 NumPy's ufuncs and the numba kernels (compiled ``nogil``) release the GIL, so pieces of a
 blob (runs of images, pixels or channel planes: they never interact) run in parallel on
 plain threads. Each piece writes its own part of the output, so the result is the same for
 any number of threads.
+
+Every way the package cuts work is planned here:
+
+- :func:`runs`: runs of a fixed length (images per chunk, for bounded memory);
+- :func:`spans`: a given number of runs of even length (one per thread);
+- :func:`per_run`: how many units of a given size fit a budget of elements;
+- :func:`chunks`: index tuples cutting an (N, C, H, W) blob into runs of images, or runs
+  along one axis of a single image when one image exceeds the budget (the NumPy engine);
+- :func:`tiles`: runs of images, each with a run of an inner axis, one or more per thread
+  (the numba kernels).
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +41,12 @@ def run_pieces(work, pieces, threads):
         future.result()
 
 
+def runs(length, step):
+    """(start, stop) runs of ``step`` covering ``range(length)``, the last one shorter."""
+    for start in range(0, length, step):
+        yield start, min(length, start + step)
+
+
 def spans(length, parts):
     """``parts`` contiguous (start, stop) runs covering ``range(length)``, sizes within one
     (fewer when ``length < parts``; none for an empty range)."""
@@ -43,3 +59,45 @@ def spans(length, parts):
         stop = start + base + (1 if index < extra else 0)
         yield start, stop
         start = stop
+
+
+def per_run(unit, budget):
+    """How many units of ``unit`` elements fit ``budget`` elements: at least one."""
+    return max(1, budget // max(1, unit))
+
+
+def chunks(shape, axis, budget, chunk_images=None):
+    """Index tuples cutting an (N, C, H, W) blob into pieces of about ``budget`` elements.
+
+    Runs of ``chunk_images`` images when given, else of as many images as fit ``budget``;
+    when one image alone exceeds ``budget`` (and ``chunk_images`` is not given), each image
+    is cut along ``axis`` (1: channel planes, 2: rows) into runs that fit it.
+    """
+    num = shape[0]
+    per_image = 1
+    for extent in shape[1:]:
+        per_image *= extent
+    if chunk_images is None and per_image > budget:
+        unit = per_image // shape[axis] if shape[axis] else per_image
+        for image in range(num):
+            for start, stop in runs(shape[axis], per_run(unit, budget)):
+                yield (slice(image, image + 1),) + (slice(None),) * (axis - 1) + (
+                    slice(start, stop),)
+        return
+    for start, stop in runs(num, chunk_images or per_run(per_image, budget)):
+        yield (slice(start, stop),)
+
+
+def tiles(num, inner, threads, chunk_images=None):
+    """(n0, n1, i0, i1) tiles: runs of images, each with a run ``i0:i1`` of an inner axis
+    of length ``inner``. ``chunk_images`` images a tile when given; else one run of images
+    per thread, or, with fewer images than threads, each image cut into runs of the inner
+    axis so that every thread has work."""
+    if num == 0 or inner == 0:
+        return []
+    if chunk_images:
+        return [(n0, n1, 0, inner) for n0, n1 in runs(num, chunk_images)]
+    if num >= threads:
+        return [(n0, n1, 0, inner) for n0, n1 in spans(num, threads)]
+    per_image = -(-threads // num)
+    return [(n, n + 1, i0, i1) for n in range(num) for i0, i1 in spans(inner, per_image)]

@@ -4,14 +4,14 @@ Called by :class:`caffe_lrn.layers.lrn.LRNLayer` when the numba backend is selec
 blob is float32. The constants are the NumPy engine's, in the same precision
 (``alpha_over_size``, ``cache_ratio_value`` computed in double then cast, the Power layer's
 ``diff_scale``). Work is cut into tiles of images (or of pixels / channel planes when there
-are fewer images than threads) that run on a thread pool; tiles never interact, so every
-tiling and thread count gives the same bits.
+are fewer images than threads, :func:`caffe_lrn.parallel.tiles`) that run on a thread pool;
+tiles never interact, so every tiling and thread count gives the same bits.
 """
 import numpy as np
 
 from caffe_lrn.kernels import across, within
 from caffe_lrn.kernels.fastpow import FAST_EXPONENT
-from caffe_lrn.parallel import run_pieces, spans
+from caffe_lrn.parallel import run_pieces, tiles
 
 
 def supports(params, dtype):
@@ -20,19 +20,6 @@ def supports(params, dtype):
     if np.dtype(dtype) != np.float32:
         return False
     return not (params.within and -np.float32(params.beta) == 2)
-
-
-def tiles(num, inner, threads, chunk_images=None):
-    """(n0, n1, i0, i1) tiles: runs of images, each with a run of the inner axis."""
-    if num == 0 or inner == 0:
-        return []
-    if chunk_images:
-        return [(n0, min(num, n0 + chunk_images), 0, inner)
-                for n0 in range(0, num, chunk_images)]
-    if num >= threads:
-        return [(n0, n1, 0, inner) for n0, n1 in spans(num, threads)]
-    per_image = -(-threads // num)
-    return [(n, n + 1, i0, i1) for n in range(num) for i0, i1 in spans(inner, per_image)]
 
 
 def _fast_power(params, fast):
