@@ -27,10 +27,11 @@ import zipfile
 
 import numpy as np
 
-from caffe_lrn.errors import BlobError, ParameterError
+from caffe_lrn.errors import ParameterError
 from caffe_lrn.io.files import check_output_path, load_npy, write_atomic
-from caffe_lrn.layers.checks import check_blob
+from caffe_lrn.layers.checks import BlobSpec, check_blob, check_top_diff, native_dtype
 from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.parallel import per_run, runs
 
 #: Default working-memory budget of ``caffe-lrn run`` / ``verify`` (``--max-memory``).
 DEFAULT_MAX_MEMORY = 512 * 2**20
@@ -77,12 +78,12 @@ def images_per_chunk(shape, itemsize, max_memory):
     per_image = int(np.prod(shape[1:], dtype=np.int64)) * itemsize * WORK_PER_ELEMENT
     if per_image == 0:
         return max(1, shape[0])
-    return max(1, min(shape[0], (max_memory - FIXED_OVERHEAD) // per_image))
+    return min(max(1, shape[0]), per_run(per_image, max_memory - FIXED_OVERHEAD))
 
 
 def elements_per_chunk(max_memory, bytes_per_element=VERIFY_BYTES_PER_ELEMENT):
     """Blob elements to process at once within ``max_memory`` bytes (at least 1)."""
-    return max(1, (max_memory - FIXED_OVERHEAD) // bytes_per_element)
+    return per_run(bytes_per_element, max_memory - FIXED_OVERHEAD)
 
 
 def read_images(blob, start, stop):
@@ -136,10 +137,6 @@ class NpyChunks:
         self._map = None
 
 
-def _native(dtype):
-    return dtype if dtype.isnative else dtype.newbyteorder("=")
-
-
 def _write_header(handle, shape, dtype):
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
               "shape": tuple(shape)}
@@ -151,21 +148,9 @@ def _write_array(handle, array):
         handle.write(memoryview(np.ascontiguousarray(array).reshape(-1)).cast("B"))
 
 
-def check_top_diff(top_diff, shape, dtype):
-    """The whole-blob form of the engine's check: the top's shape and dtype."""
-    if top_diff.shape != tuple(shape):
-        raise BlobError(f"top_diff shape {top_diff.shape} differs from the top shape "
-                        f"{tuple(shape)}")
-    if _native(top_diff.dtype) != dtype:
-        raise BlobError(f"top_diff dtype {_native(top_diff.dtype)} differs from the top dtype "
-                        f"{dtype}")
-
-
 def _compute(layer, bottom, top_diff, step, top_out, diff_out):
     """Run the layer over every run of ``step`` images, appending to the open outputs."""
-    num = bottom.shape[0]
-    for start in range(0, num, step):
-        stop = min(num, start + step)
+    for start, stop in runs(bottom.shape[0], step):
         top = layer.forward(bottom.read(start, stop))
         _write_array(top_out, top)
         del top
@@ -192,11 +177,11 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
     check_output_path(output, force)  # refuse before any work
     bottom = NpyChunks(bottom_path)
     bottom.check_blob()
-    dtype = _native(bottom.dtype)
+    dtype = native_dtype(bottom.dtype)
     top_diff = None
     if top_diff_path is not None:
         top_diff = NpyChunks(top_diff_path, "top_diff")
-        check_top_diff(top_diff, bottom.shape, dtype)
+        check_top_diff(top_diff, BlobSpec(bottom.shape, dtype))  # headers only, no data
     if chunk_images is not None and int(chunk_images) < 1:
         raise ParameterError(f"chunk size must be at least 1 image, got {chunk_images}")
     step = int(chunk_images) if chunk_images else images_per_chunk(
