@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from caffe_lrn.errors import ParameterError
+from caffe_lrn.nets.textproto import parse_text
+from caffe_lrn.schema import LRNParameter
 
 ACROSS_CHANNELS = "ACROSS_CHANNELS"
 WITHIN_CHANNEL = "WITHIN_CHANNEL"
@@ -26,6 +28,30 @@ def as_float32(value):
     # warning would only add a second line to the one-line error.
     with np.errstate(over="ignore"):
         return float(np.float32(value))
+
+
+def float32_number(name, value, error=ParameterError,
+                   not_finite="{name} must be finite, got {wide}",
+                   too_large="{name} must fit a float32, got {wide}"):
+    """``value`` as the float32 it becomes in a proto ``float`` field or a framework's float
+    attribute, returned as a Python float.
+
+    Refused with ``error``: a value that is not a number, that is not finite, or that
+    rounds to inf in float32 (Caffe would accept the last two and output NaN everywhere).
+    The two messages are format strings with ``name``, ``value`` (as given) and ``wide``
+    (as a Python float): Caffe's parameters name the two causes apart, a conversion's
+    target attributes state the one type they must have.
+    """
+    try:
+        wide = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{name} must be a number, got {value!r}") from None
+    narrow = as_float32(wide)
+    if not math.isfinite(wide):
+        raise error(not_finite.format(name=name, value=value, wide=wide))
+    if not math.isfinite(narrow):
+        raise error(too_large.format(name=name, value=value, wide=wide))
+    return narrow
 
 
 @dataclass(frozen=True)
@@ -63,17 +89,7 @@ class LRNParams:
                 f"reads it into an int, where it wraps to {size - 2**32})")
         object.__setattr__(self, "local_size", int(size))
         for name in ("alpha", "beta", "k"):
-            value = getattr(self, name)
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ParameterError(f"{name} must be a number, got {value!r}") from None
-            if not math.isfinite(value):
-                raise ParameterError(f"{name} must be finite, got {value}")
-            rounded = as_float32(value)
-            if not math.isfinite(rounded):
-                raise ParameterError(f"{name} must fit a float32, got {value}")
-            object.__setattr__(self, name, rounded)
+            object.__setattr__(self, name, float32_number(name, getattr(self, name)))
         if self.norm_region not in NORM_REGIONS:
             raise ParameterError(
                 f"Unknown normalization region. norm_region must be one of "
@@ -92,10 +108,23 @@ class LRNParams:
         return self.norm_region == WITHIN_CHANNEL
 
     @classmethod
+    def of(cls, param, error=ParameterError):
+        """The one way in from every form a layer's parameters come in: ``param`` itself
+        when it is an LRNParams, else :meth:`from_layer` for an LRN ``LayerParameter`` or
+        :meth:`from_proto` for an ``LRNParameter`` (any ``caffe_pb2`` module's: the fields
+        are read by name). Anything else is refused with ``error``."""
+        if isinstance(param, cls):
+            return param
+        if hasattr(param, "lrn_param") and hasattr(param, "type"):
+            return cls.from_layer(param)
+        if hasattr(param, "local_size") and hasattr(param, "norm_region"):
+            return cls.from_proto(param)
+        raise error(f"expected LRNParams, an LRNParameter or an LRN LayerParameter, got "
+                    f"{type(param).__name__}")
+
+    @classmethod
     def from_proto(cls, lrn_param):
         """From a ``caffe_pb2.LRNParameter`` (unset fields take the schema's defaults)."""
-        from caffe_lrn.schema import LRNParameter
-
         region_enum = LRNParameter.NormRegion
         engine_enum = LRNParameter.Engine
         region = lrn_param.norm_region
@@ -126,9 +155,6 @@ class LRNParams:
 
         A ``lrn_param { ... }`` wrapper is accepted too.
         """
-        from caffe_lrn.nets.textproto import parse_text
-        from caffe_lrn.schema import LRNParameter
-
         body = text.strip()
         if body.startswith("lrn_param"):
             rest = body[len("lrn_param"):].lstrip()
@@ -141,8 +167,6 @@ class LRNParams:
 
     def to_proto(self):
         """A ``caffe_pb2.LRNParameter`` with every field set explicitly."""
-        from caffe_lrn.schema import LRNParameter
-
         message = LRNParameter()
         message.local_size = self.local_size
         message.alpha = self.alpha

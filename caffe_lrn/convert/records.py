@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caffe_lrn.errors import ConversionError
-from caffe_lrn.params import LRNParams
+from caffe_lrn.params import LRNParams, float32_number
 
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -16,15 +16,9 @@ IDENTITY = (0, 1, 2, 3)
 
 def float32_value(name, value):
     """``value`` rounded to float32 (as a Python float); a ConversionError if it is unusable."""
-    try:
-        wide = float(value)
-    except (TypeError, ValueError):
-        raise ConversionError(f"{name} must be a number, got {value!r}") from None
-    with np.errstate(over="ignore"):
-        narrow = float(np.float32(wide))
-    if not np.isfinite(narrow):
-        raise ConversionError(f"{name} must be a finite float32, got {value!r}")
-    return narrow
+    return float32_number(name, value, ConversionError,
+                          not_finite="{name} must be a finite float32, got {value!r}",
+                          too_large="{name} must be a finite float32, got {value!r}")
 
 
 def int_value(name, value, minimum=0):
@@ -40,13 +34,7 @@ def int_value(name, value, minimum=0):
 
 def as_lrn_params(param):
     """An ``LRNParams`` from LRNParams, a caffe_pb2 LRNParameter or an LRN LayerParameter."""
-    if isinstance(param, LRNParams):
-        return param
-    if hasattr(param, "lrn_param") and hasattr(param, "type"):
-        return LRNParams.from_layer(param)
-    if hasattr(param, "local_size") and hasattr(param, "norm_region"):
-        return LRNParams.from_proto(param)
-    raise ConversionError(f"expected LRNParams or an LRNParameter, got {type(param).__name__}")
+    return LRNParams.of(param, ConversionError)
 
 
 @dataclass(frozen=True)

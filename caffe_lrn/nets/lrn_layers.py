@@ -30,14 +30,6 @@ class LRNLayerInfo:
     index: int
 
 
-def filled_lrn_param(lrn_param):
-    """A copy of ``lrn_param`` with every field set (defaults made explicit)."""
-    filled = LRNParameter()
-    for field in LRNParameter.DESCRIPTOR.fields:
-        setattr(filled, field.name, getattr(lrn_param, field.name))
-    return filled
-
-
 def lrn_layers(net):
     """The LRN layers of ``net`` (an upgraded NetParameter, see ``load_net``), in net order.
 
@@ -58,11 +50,11 @@ def lrn_layers(net):
                 f"LRN layer {label!r} must have exactly one bottom and one top, has "
                 f"{len(layer.bottom)} bottom(s) {list(layer.bottom)} and {len(layer.top)} "
                 f"top(s) {list(layer.top)}")
-        lrn_param = filled_lrn_param(layer.lrn_param)
         try:
-            params = LRNParams.from_proto(lrn_param)
+            params = LRNParams.from_proto(layer.lrn_param)
         except ParameterError as exc:
             raise ParameterError(f"LRN layer {label!r}: {exc}") from None
+        lrn_param = params.to_proto()  # every field set: the schema's defaults made explicit
         found.append(LRNLayerInfo(name=layer.name, bottom=layer.bottom[0], top=layer.top[0],
                                   lrn_param=lrn_param, params=params, index=index))
     return found
