@@ -1,5 +1,5 @@
-"""LLVM primitives the kernels need and numba does not expose: fused multiply-add, square
-root, bit casts.
+"""LLVM primitives the kernels need and numba does not expose: fused multiply-add, float32
+square root, bit casts.
 
 ``fma32`` / ``fma64`` are ``llvm.fma.f32`` / ``llvm.fma.f64``: one rounding, a single
 instruction on CPUs with FMA. Plain ``a*b + c`` in a kernel stays two roundings: numba
@@ -44,13 +44,6 @@ def fma64(typingctx, a, b, c):
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
-def _sqrt(builder, value_type, args):
-    fnty = ir.FunctionType(value_type, [value_type])
-    name = "llvm.sqrt.f32" if value_type == ir.FloatType() else "llvm.sqrt.f64"
-    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-    return builder.call(fn, args)
-
-
 @intrinsic
 def sqrt32(typingctx, a):
     """Correctly rounded float32 square root (libm's ``sqrtf`` sets errno; this does not)."""
@@ -58,21 +51,11 @@ def sqrt32(typingctx, a):
         return None
 
     def codegen(context, builder, signature, args):
-        return _sqrt(builder, ir.FloatType(), args)
+        fnty = ir.FunctionType(ir.FloatType(), [ir.FloatType()])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.sqrt.f32")
+        return builder.call(fn, args)
 
     return types.float32(types.float32), codegen
-
-
-@intrinsic
-def sqrt64(typingctx, a):
-    """Correctly rounded float64 square root, without libm's errno."""
-    if a != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return _sqrt(builder, ir.DoubleType(), args)
-
-    return types.float64(types.float64), codegen
 
 
 def _bitcast(src, dst, llvm_dst):

@@ -1,7 +1,9 @@
 """glibc's ``powf`` as numba code: the FMA build (``__powf_fma``) operation for operation.
 
 The algorithm, tables and special cases are those of :mod:`caffe_lrn.numerics.powf` (which documents
-them); here every ``a*b + c`` that GCC contracted in the FMA build is a hardware fused
+them, and whose tables this module imports): the two are deliberate mirrors, the NumPy
+reference and its compiled twin, function for function (``log2_inline``, ``exp2_inline``,
+the special cases), kept side by side so that the tests can hold them to the same bits; here every ``a*b + c`` that GCC contracted in the FMA build is a hardware fused
 multiply-add, so no near-midpoint recomputation is needed: each element's double result is
 the FMA build's, rounded once to float.
 
@@ -13,22 +15,23 @@ loops call afterwards for those few elements.
 import numpy as np
 from numba import njit
 
-from caffe_lrn.numerics import powf as ref
+# glibc's tables and constants have one home, the NumPy reference (numerics/powf.py, which
+# documents them); this module mirrors its functions in numba, operation for operation,
+# so that the reference stays readable NumPy and the tests can compare the two bit for bit.
+# numba compiles module globals in as constants: the arrays are copied into contiguous
+# arrays of the types the kernels index (EXP2_TAB as its int64 bits).
+from caffe_lrn.numerics.powf import (
+    A0, A1, A2, A3, A4, C0, C1, C2, EXP2_TAB as _EXP2_TAB, LOG2_INVC as _LOG2_INVC,
+    LOG2_LOGC as _LOG2_LOGC, MAY_UFLOW_BOUND, OFF, OFLOW_BOUND, SHIFT, SIGN_BIAS,
+    TOP16_126 as _TOP16_126, UFLOW_BOUND,
+)
 from caffe_lrn.kernels.intrinsics import (f32_bits, f32_from_bits, f64_bits, f64_from_bits,
                                          fma32, fma64)
 
-LOG2_INVC = ref.LOG2_INVC.copy()
-LOG2_LOGC = ref.LOG2_LOGC.copy()
-EXP2_TAB = ref.EXP2_TAB.view(np.int64).copy()
-A0, A1, A2, A3, A4 = ref.A0, ref.A1, ref.A2, ref.A3, ref.A4
-C0, C1, C2 = ref.C0, ref.C1, ref.C2
-SHIFT = ref.SHIFT
-OFLOW_BOUND = ref.OFLOW_BOUND
-MAY_UFLOW_BOUND = ref.MAY_UFLOW_BOUND
-UFLOW_BOUND = ref.UFLOW_BOUND
-TOP16_126 = int(ref.TOP16_126)
-SIGN_BIAS = ref.SIGN_BIAS
-OFF = ref.OFF
+LOG2_INVC = _LOG2_INVC.copy()
+LOG2_LOGC = _LOG2_LOGC.copy()
+EXP2_TAB = _EXP2_TAB.view(np.int64).copy()
+TOP16_126 = int(_TOP16_126)
 _M32 = 0xFFFFFFFF
 
 

@@ -19,7 +19,7 @@ Caffe's in the last bits) and :func:`powx` is NumPy's double power.
 import numpy as np
 
 from caffe_lrn.errors import BlobError
-from caffe_lrn.numerics.powf import powf
+from caffe_lrn.numerics.powf import powf, two_sum
 
 __all__ = ["fma32", "axpy", "axpby", "powx", "fast_powx", "check_dtype", "SUPPORTED_DTYPES"]
 
@@ -37,12 +37,6 @@ def check_dtype(array, what="bottom"):
         raise BlobError(
             f"{what} must be float32 or float64 (Caffe's float and double), got dtype {dtype}")
     return dtype
-
-
-def _two_sum(a, b):
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
 
 
 def fma32(a, x, y):
@@ -80,7 +74,7 @@ def fma32(a, x, y):
         sv = s.reshape(-1)[idx]
         yv = yb.reshape(-1)[idx].astype(np.float64)
         with np.errstate(invalid="ignore"):
-            _, err = _two_sum(p, yv)
+            _, err = two_sum(p, yv)
         fix = np.isfinite(sv) & (err != 0)
         if fix.any():
             sbits = sv.view(np.int64).copy()

@@ -90,7 +90,8 @@ _LOW29 = np.uint64((1 << 29) - 1)
 
 
 # ---------------------------------------------------------------- exact double arithmetic
-def _two_sum(a, b):
+def two_sum(a, b):
+    """``(s, err)`` with ``s = RN(a + b)`` and ``s + err == a + b`` exactly (Knuth's TwoSum)."""
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
@@ -139,8 +140,8 @@ def fma64(a, b, c):
     b = np.asarray(b, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
     uh, ul = _two_prod(a, b)
-    th, tl = _two_sum(c, uh)
-    v, verr = _two_sum(tl, ul)
+    th, tl = two_sum(c, uh)
+    v, verr = two_sum(tl, ul)
     return th + _round_to_odd(v, verr)
 
 
