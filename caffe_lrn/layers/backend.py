@@ -22,21 +22,40 @@ ENV_BACKEND = "CAFFE_LRN_BACKEND"
 ENV_THREADS = "CAFFE_LRN_THREADS"
 BACKENDS = ("auto", "numpy", "numba")
 
+NUMBA_HINT = "pip install 'caffe-lrn[fast]'"
+
 _numba_state = {}
 
 
-def numba_available():
-    """True when the numba kernels import (numba installed and working)."""
+def _load_kernels():
+    """Import the kernels once; remember the module, or why it cannot be imported."""
     if "ok" not in _numba_state:
         try:
-            import caffe_lrn.kernels.across  # noqa: F401
-            import caffe_lrn.kernels.within  # noqa: F401
+            # The one import of the compiled kernels: importing them imports numba, an
+            # optional dependency, so it happens here, on first use, and nowhere else.
+            from caffe_lrn.kernels import lrn as kernels
         except ImportError as exc:
             _numba_state["ok"] = False
             _numba_state["why"] = str(exc)
         else:
             _numba_state["ok"] = True
+            _numba_state["kernels"] = kernels
     return _numba_state["ok"]
+
+
+def numba_available():
+    """True when the numba kernels import (numba installed and working)."""
+    return _load_kernels()
+
+
+def numba_kernels():
+    """The numba kernel module (:mod:`caffe_lrn.kernels.lrn`); a MissingDependencyError
+    with the install hint when numba is missing."""
+    if not _load_kernels():
+        raise MissingDependencyError(
+            f"the numba backend needs numba: {NUMBA_HINT} "
+            f"({_numba_state.get('why', 'not importable')})")
+    return _numba_state["kernels"]
 
 
 def resolve_backend(backend=None):
@@ -50,10 +69,8 @@ def resolve_backend(backend=None):
         raise ParameterError(f"{source} must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if name == "auto":
         return "numba" if numba_available() else "numpy"
-    if name == "numba" and not numba_available():
-        raise MissingDependencyError(
-            f"the numba backend needs numba: pip install 'caffe-lrn[fast]' "
-            f"({_numba_state.get('why', 'not importable')})")
+    if name == "numba":
+        numba_kernels()  # refuses, with the install hint, when numba is missing
     return name
 
 

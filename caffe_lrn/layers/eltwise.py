@@ -7,7 +7,7 @@ the *other* bottoms in index order (copy the first, multiply by the next ...), t
 """
 import numpy as np
 
-from caffe_lrn.errors import BlobError, LayerStateError
+from caffe_lrn.errors import BlobError, LayerStateError, ParameterError
 from caffe_lrn.layers.checks import check_blob, check_diff
 
 
@@ -40,8 +40,6 @@ class EltwiseLayer:
 
     def __init__(self, operation="PROD", stable_prod_grad=True):
         if operation != "PROD":
-            from caffe_lrn.errors import ParameterError
-
             raise ParameterError(f"only the PROD operation is implemented, got {operation!r}")
         self.stable_prod_grad = bool(stable_prod_grad)
         self._bottoms = self._top = None

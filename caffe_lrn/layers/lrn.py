@@ -23,6 +23,14 @@ Eltwise PROD::
 
     top = bottom * (1 + alpha/n^2 * boxsum_{n x n}(bottom^2))^(-beta)
 
+and its backward is those layers' backward passes in reverse order, the Split summing the
+two diffs of ``bottom``.
+
+The math is in functions (:func:`lrn_forward`, :func:`lrn_backward` and the per-region
+steps they call), which work on any (N, C, H, W) blob; :class:`LRNLayer` holds the
+parameters and the state between forward and backward, and runs the functions on chunks
+of the blob, on threads, or hands the blob to the compiled kernels.
+
 Every step runs on whole channels of a chunk of images at once; the channel recurrence is
 the only sequential loop. Images never interact, so a batch processed in chunks gives the
 same bits as in one piece, and chunks run in parallel on threads (NumPy releases the GIL).
@@ -38,14 +46,14 @@ WITHIN_CHANNEL on the numba kernels (see :class:`LRNLayer`).
 import numpy as np
 
 from caffe_lrn.errors import LayerStateError, ParameterError
-from caffe_lrn.layers.checks import check_blob, check_diff
-from caffe_lrn.layers.eltwise import EltwiseLayer
-from caffe_lrn.layers.pooling import PoolingLayer
-from caffe_lrn.layers.power import PowerLayer
-from caffe_lrn.layers.split import SplitLayer
-from caffe_lrn.layers.backend import resolve_backend, resolve_threads
+from caffe_lrn.layers.backend import numba_kernels, resolve_backend, resolve_threads
+from caffe_lrn.layers.checks import BlobSpec, check_blob, check_diff
+from caffe_lrn.layers.eltwise import prod_backward, prod_forward
+from caffe_lrn.layers.pooling import ave_pool_backward, ave_pool_forward, check_pooling
+from caffe_lrn.layers.power import power_backward, power_forward
+from caffe_lrn.layers.split import split_backward
 from caffe_lrn.numerics.caffe_math import axpy, fast_powx, powx
-from caffe_lrn.parallel import run_pieces
+from caffe_lrn.parallel import chunks, run_pieces
 from caffe_lrn.params import LRNParams
 
 # Elements per chunk of images: small enough that the float64 temporaries of the exact
@@ -54,44 +62,50 @@ from caffe_lrn.params import LRNParams
 CHUNK_ELEMENTS = 1 << 19
 
 
-def _spans(length, step):
-    for start in range(0, length, step):
-        yield slice(start, min(length, start + step))
+def lrn_chunks(shape, within, chunk_images=None):
+    """Index tuples cutting an (N, C, H, W) blob into chunks the layer can run apart.
 
-
-def across_chunks(shape, chunk_images=None):
-    """Index tuples cutting an (N, C, H, W) blob into chunks ACROSS_CHANNELS can run apart.
-
-    The channel window couples channels only, so chunks are runs of images and, when one
-    image is larger than a chunk, runs of rows of an image.
+    Runs of images; when one image is larger than a chunk, ACROSS_CHANNELS (whose window
+    couples channels only) cuts it into runs of rows, WITHIN_CHANNEL (whose window couples
+    the pixels of one plane) into runs of channel planes.
     """
-    num, channels, height, width = shape
-    per_image = channels * height * width
-    if chunk_images is None and per_image > CHUNK_ELEMENTS:
-        rows = max(1, CHUNK_ELEMENTS // max(1, channels * width))
-        for images in _spans(num, 1):
-            for row_span in _spans(height, rows):
-                yield images, slice(None), row_span
-        return
-    step = chunk_images or max(1, CHUNK_ELEMENTS // max(1, per_image))
-    for images in _spans(num, step):
-        yield (images,)
+    return chunks(shape, 1 if within else 2, CHUNK_ELEMENTS, chunk_images)
 
 
-def within_chunks(shape, chunk_images=None):
-    """Index tuples cutting a blob into chunks WITHIN_CHANNEL can run apart: runs of
-    images, or of channel planes of one image when an image is larger than a chunk."""
-    num, channels, height, width = shape
-    per_image = channels * height * width
-    if chunk_images is None and per_image > CHUNK_ELEMENTS:
-        planes = max(1, CHUNK_ELEMENTS // max(1, height * width))
-        for images in _spans(num, 1):
-            for plane_span in _spans(channels, planes):
-                yield images, plane_span
-        return
-    step = chunk_images or max(1, CHUNK_ELEMENTS // max(1, per_image))
-    for images in _spans(num, step):
-        yield (images,)
+def _power_of(exact):
+    """The elementwise power: glibc's ``powf`` (Caffe's bits) or the fast mode's."""
+    return powx if exact else fast_powx
+
+
+def lrn_forward(bottom, params, exact=True):
+    """``top`` of an LRN layer with ``params`` (LRNParams) for an (N, C, H, W) ``bottom``.
+
+    ACROSS_CHANNELS (``n = local_size``): ``scale = k + alpha/n * sum of bottom^2 over the
+    n channels centred on each channel`` (zero-padded), ``top = bottom * scale^(-beta)``.
+    WITHIN_CHANNEL: ``top = bottom * (1 + alpha/n^2 * boxsum_{n x n}(bottom^2))^(-beta)``.
+    Both in Caffe's order of operations (see the module docstring); ``exact=False`` takes
+    the fast mode's power. inf and NaN propagate as in Caffe, without warnings.
+    """
+    with np.errstate(all="ignore"):
+        if params.within:
+            return within_forward(bottom, params, exact)
+        return across_forward(bottom, params, power=_power_of(exact))
+
+
+def lrn_backward(top_diff, bottom, params, exact=True):
+    """``bottom_diff`` of an LRN layer for ``top_diff``, from the ``bottom`` of its forward.
+
+    ACROSS_CHANNELS: ``bottom_diff = top_diff * scale^(-beta) - (2*alpha*beta/n) * bottom *
+    sum over the window of top_diff * top / scale``. WITHIN_CHANNEL: the pipeline's layers
+    backward in reverse order. The forward's intermediates are recomputed, bit for bit, so
+    nothing but ``bottom`` is kept between the two passes.
+    """
+    with np.errstate(all="ignore"):
+        if params.within:
+            return within_backward(top_diff, bottom, params, exact)
+        scale = np.empty(bottom.shape, dtype=bottom.dtype)
+        across_scale(bottom, params, scale)
+        return across_backward(top_diff, bottom, scale, params, power=_power_of(exact))
 
 
 # ------------------------------------------------------------------------ ACROSS_CHANNELS
@@ -180,53 +194,42 @@ def across_backward(top_diff, bottom, scale, params, power=powx):
 
 
 # ------------------------------------------------------------------------ WITHIN_CHANNEL
-class WithinChannelPipeline:
-    """The five layers Caffe's LRNLayer builds for WITHIN_CHANNEL in LayerSetUp."""
+def _within_pool(params):
+    """The Pooling layer's (kernel, stride, pad) pairs: kernel n, stride 1, pad p."""
+    size, pad = params.local_size, params.pre_pad
+    return (size, size), (1, 1), (pad, pad)
 
-    def __init__(self, params, exact=True):
-        self.split = SplitLayer(2)  # product_input, square_input
-        self.square = PowerLayer(power=2.0, exact=exact)
-        self.pool = PoolingLayer(kernel_size=params.local_size, pad=params.pre_pad, stride=1)
-        self.power = PowerLayer(power=-params.beta, scale=params.alpha, shift=1.0,
-                                exact=exact)
-        self.product = EltwiseLayer("PROD")
 
-    def forward(self, bottom):
-        product_input, square_input = self.split.forward(bottom)
-        square_output = self.square.forward(square_input)
-        pool_output = self.pool.forward(square_output)
-        power_output = self.power.forward(pool_output)
-        return self.product.forward(product_input, power_output)
+def _within_steps(bottom, params, exact):
+    """The pipeline's forward blobs: the square, its pooled average, and the power
+    ``(1 + alpha * pool)^(-beta)`` (Power layers: power 2; power -beta, scale alpha,
+    shift 1)."""
+    raise_to = _power_of(exact)
+    square = power_forward(bottom, 2.0, 1.0, 0.0, raise_to)
+    pool = ave_pool_forward(square, *_within_pool(params))
+    power = power_forward(pool, -params.beta, params.alpha, 1.0, raise_to)
+    return square, pool, power
 
-    def backward(self, top_diff):
-        product_input_diff, power_output_diff = self.product.backward(top_diff)
-        pool_output_diff = self.power.backward(power_output_diff)
-        square_output_diff = self.pool.backward(pool_output_diff)
-        square_input_diff = self.square.backward(square_output_diff)
-        return self.split.backward([product_input_diff, square_input_diff])
+
+def within_forward(bottom, params, exact=True):
+    """``top = bottom * (1 + alpha/n^2 * boxsum(bottom^2))^(-beta)`` by Caffe's five layers:
+    Split, Power (square), Pooling (AVE), Power, Eltwise PROD."""
+    _, _, power = _within_steps(bottom, params, exact)
+    return prod_forward([bottom, power])
+
+
+def within_backward(top_diff, bottom, params, exact=True):
+    """``bottom_diff`` of WITHIN_CHANNEL: Eltwise PROD, Power, Pooling and Power backward,
+    then the Split's sum of the diffs of its two tops (the product's input first)."""
+    square, pool, power = _within_steps(bottom, params, exact)
+    product_input_diff, power_diff = prod_backward(top_diff, [bottom, power])
+    pool_diff = power_backward(power_diff, power, pool, -params.beta, params.alpha, 1.0)
+    square_diff = ave_pool_backward(pool_diff, square.shape, *_within_pool(params))
+    square_input_diff = power_backward(square_diff, square, bottom, 2.0, 1.0, 0.0)
+    return split_backward([product_input_diff, square_input_diff])
 
 
 # ------------------------------------------------------------------------ the layer
-class _Spec:
-    """Shape and dtype of the last top, all ``check_diff`` needs."""
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = shape, dtype
-
-
-def _params_of(param):
-    if isinstance(param, LRNParams):
-        return param
-    from caffe_lrn.schema import LayerParameter, LRNParameter
-
-    if isinstance(param, LRNParameter):
-        return LRNParams.from_proto(param)
-    if isinstance(param, LayerParameter):
-        return LRNParams.from_layer(param)
-    raise ParameterError(f"LRNLayer needs LRNParams, an LRNParameter or a LayerParameter, "
-                         f"got {type(param).__name__}")
-
-
 def _window_exceeds(params, blob):
     """True when local_size reaches far past the blob (ACROSS: 2C + 1 channels; WITHIN:
     2 max(H, W) + 1 pixels). The kernels walk every window position (O(local_size) per
@@ -282,7 +285,7 @@ class LRNLayer:
     """
 
     def __init__(self, param, exact=True, chunk_images=None, threads=None, backend=None):
-        self.params = _params_of(param)
+        self.params = LRNParams.of(param)
         self.exact = bool(exact)
         if chunk_images is not None and int(chunk_images) < 1:
             raise ParameterError(f"chunk_images must be at least 1, got {chunk_images}")
@@ -291,10 +294,11 @@ class LRNLayer:
         self.backend = resolve_backend(backend)
         self._bottom = None
         self._kept = None  # the fast mode's WITHIN_CHANNEL power input and output
-        self._top_shape = self._top_dtype = None
+        self._top = None  # the last top's BlobSpec: all backward checks its diff against
         if self.params.within:
-            # Built once, as Caffe's LayerSetUp does; the pooling checks run here.
-            WithinChannelPipeline(self.params)
+            # Caffe's LayerSetUp sets up the pipeline's Pooling layer here, with its checks
+            # (the kernel's area must fit Caffe's int).
+            check_pooling(*_within_pool(self.params))
 
     @classmethod
     def from_text(cls, text, **kwargs):
@@ -312,15 +316,10 @@ class LRNLayer:
         """The numba kernel module when it serves this blob, else None (NumPy)."""
         if self.backend != "numba":
             return None
-        from caffe_lrn.kernels import lrn as kernels
-
+        kernels = numba_kernels()
         if not kernels.supports(self.params, blob.dtype) or _window_exceeds(self.params, blob):
             return None
         return kernels
-
-    @property
-    def _power(self):
-        return powx if self.exact else fast_powx
 
     def forward(self, bottom):
         """``top`` for an (N, C, H, W) float32 or float64 ``bottom`` (never modified)."""
@@ -339,27 +338,23 @@ class LRNLayer:
             if bottom.size:
                 self._numpy_forward(bottom, top)
         self._bottom = bottom
-        self._top_shape, self._top_dtype = top.shape, top.dtype
+        self._top = BlobSpec(top.shape, top.dtype)
         return top
 
     def _numpy_forward(self, bottom, top):
-        params, exact, power = self.params, self.exact, self._power
+        params, exact = self.params, self.exact
 
         def work(part):
-            with np.errstate(all="ignore"):  # inf and NaN propagate as in Caffe
-                if params.within:
-                    top[part] = WithinChannelPipeline(params, exact).forward(bottom[part])
-                else:
-                    top[part] = across_forward(bottom[part], params, power=power)
-        chunks = within_chunks if params.within else across_chunks
-        run_pieces(work, chunks(bottom.shape, self.chunk_images), self.threads)
+            top[part] = lrn_forward(bottom[part], params, exact)
+        run_pieces(work, lrn_chunks(bottom.shape, params.within, self.chunk_images),
+                   self.threads)
 
     def backward(self, top_diff):
         """``bottom_diff`` for ``top_diff`` (the top's shape and dtype) of the last forward."""
         if self._bottom is None:
             raise LayerStateError("LRN backward called before forward: run forward(bottom) "
                                   "first")
-        top_diff = check_diff(top_diff, _Spec(self._top_shape, self._top_dtype))
+        top_diff = check_diff(top_diff, self._top)
         bottom = self._bottom
         kernels = self._kernels(bottom)
         if self._kept is not None:
@@ -374,23 +369,14 @@ class LRNLayer:
         return bottom_diff
 
     def _numpy_backward(self, bottom, top_diff, bottom_diff):
-        params, exact, power = self.params, self.exact, self._power
+        params, exact = self.params, self.exact
 
         def work(part):
-            with np.errstate(all="ignore"):
-                if params.within:
-                    # Re-run the chunk's pipeline forward: its intermediate blobs are not
-                    # kept between calls, so memory stays one chunk's worth.
-                    pipeline = WithinChannelPipeline(params, exact)
-                    pipeline.forward(bottom[part])
-                    bottom_diff[part] = pipeline.backward(top_diff[part])
-                else:
-                    scale = np.empty(bottom[part].shape, dtype=bottom.dtype)
-                    across_scale(bottom[part], params, scale)
-                    bottom_diff[part] = across_backward(top_diff[part], bottom[part], scale,
-                                                        params, power=power)
-        chunks = within_chunks if params.within else across_chunks
-        run_pieces(work, chunks(bottom.shape, self.chunk_images), self.threads)
+            # The chunk's forward intermediates are recomputed, not kept between calls, so
+            # memory stays one chunk's worth.
+            bottom_diff[part] = lrn_backward(top_diff[part], bottom[part], params, exact)
+        run_pieces(work, lrn_chunks(bottom.shape, params.within, self.chunk_images),
+                   self.threads)
 
     @property
     def scale(self):
@@ -405,18 +391,6 @@ class LRNLayer:
         scale = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
             with np.errstate(all="ignore"):
-                for part in across_chunks(bottom.shape, self.chunk_images):
+                for part in lrn_chunks(bottom.shape, False, self.chunk_images):
                     across_scale(bottom[part], self.params, scale[part])
         return scale
-
-
-def lrn_forward(bottom, params):
-    """``top`` of an LRN layer (functional form of ``LRNLayer(params).forward``)."""
-    return LRNLayer(params).forward(bottom)
-
-
-def lrn_backward(bottom, top_diff, params):
-    """``(top, bottom_diff)`` of an LRN layer for one forward and backward pass."""
-    layer = LRNLayer(params)
-    top = layer.forward(bottom)
-    return top, layer.backward(top_diff)

@@ -118,6 +118,25 @@ def _pair(name, value, value_h, value_w, default):
     return int(value_h), int(value_w)
 
 
+def check_pooling(kernel, stride, pad):
+    """Caffe's ``LayerSetUp`` checks of a pooling geometry, each an (h, w) pair: a positive
+    kernel and stride, padding smaller than the kernel, a kernel area that fits an int."""
+    if min(kernel) <= 0:
+        raise ParameterError(f"Filter dimensions must be positive, got {kernel}")
+    if min(stride) <= 0:
+        raise ParameterError(f"stride must be positive, got {stride}")
+    if min(pad) < 0 or pad[0] >= kernel[0] or pad[1] >= kernel[1]:
+        raise ParameterError(f"pad must be at least 0 and less than the kernel, got pad "
+                             f"{pad} with kernel {kernel}")
+    if kernel[0] * kernel[1] > INT_MAX:
+        # Caffe computes the divisor pool_size = kernel_h * kernel_w in an int: beyond
+        # this it overflows (undefined behaviour), so there is no Caffe result to match.
+        raise ParameterError(
+            f"kernel {kernel[0]}x{kernel[1]} has an area beyond Caffe's int "
+            f"({INT_MAX}): its pooling divisor overflows (WITHIN_CHANNEL local_size "
+            f"must be at most 46339)")
+
+
 class PoolingLayer:
     """Pooling layer, AVE method, built from Caffe's PoolingParameter fields.
 
@@ -135,20 +154,7 @@ class PoolingLayer:
         self.kernel = _pair("kernel", kernel_size, kernel_h, kernel_w, None)
         self.stride = _pair("stride", stride, stride_h, stride_w, 1)
         self.pad = _pair("pad", pad, pad_h, pad_w, 0)
-        if min(self.kernel) <= 0:
-            raise ParameterError(f"Filter dimensions must be positive, got {self.kernel}")
-        if min(self.stride) <= 0:
-            raise ParameterError(f"stride must be positive, got {self.stride}")
-        if min(self.pad) < 0 or self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
-            raise ParameterError(f"pad must be at least 0 and less than the kernel, got pad "
-                                 f"{self.pad} with kernel {self.kernel}")
-        if self.kernel[0] * self.kernel[1] > INT_MAX:
-            # Caffe computes the divisor pool_size = kernel_h * kernel_w in an int: beyond
-            # this it overflows (undefined behaviour), so there is no Caffe result to match.
-            raise ParameterError(
-                f"kernel {self.kernel[0]}x{self.kernel[1]} has an area beyond Caffe's int "
-                f"({INT_MAX}): its pooling divisor overflows (WITHIN_CHANNEL local_size "
-                f"must be at most 46339)")
+        check_pooling(self.kernel, self.stride, self.pad)
         self._bottom_shape = self._top = None
 
     def output_shape(self, bottom_shape):

@@ -22,12 +22,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from caffe_lrn.io.stream import read_images
-from caffe_lrn.verify.comparison import BlobComparison
+from caffe_lrn.convert import frameworks
 from caffe_lrn.errors import (
     CaffeLRNError, LayerNotFoundError, MissingDependencyError, ParameterError,
 )
+from caffe_lrn.io.reference import open_blobs
+from caffe_lrn.io.stream import read_images
+from caffe_lrn.layers.checks import native_dtype
+from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.nets.loader import load_net
+from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.parallel import per_run, runs
 from caffe_lrn.progress import NoProgress
+from caffe_lrn.verify.comparison import BlobComparison
 
 PASS = "pass"
 FAIL = "fail"
@@ -163,22 +170,19 @@ def _producer(net, info):
     return None
 
 
-def _native_dtype(dtype):
-    """float32/float64 in the machine's byte order (dumps from big-endian hosts exist)."""
-    return dtype.newbyteorder("=") if dtype.kind == "f" else dtype
-
-
 def _native(array):
-    return np.ascontiguousarray(array, dtype=_native_dtype(array.dtype))
+    """A run of a dump's images, C-ordered in the machine's byte order (dumps from
+    big-endian hosts exist)."""
+    return np.ascontiguousarray(array, dtype=native_dtype(array.dtype))
 
 
 def blob_problem(net, info, bottom, top):
     """Why this bottom/top pair cannot be an LRN layer's blobs, or None when it can."""
     for role, name, array in (("bottom", info.bottom, bottom), ("top", info.top, top)):
-        if _native_dtype(array.dtype) not in (np.float32, np.float64):
+        if native_dtype(array.dtype) not in (np.float32, np.float64):
             return (f"{role} blob {name!r} has dtype {array.dtype}; an LRN blob is float32 "
                     f"(or float64)")
-    if _native_dtype(bottom.dtype) != _native_dtype(top.dtype):
+    if native_dtype(bottom.dtype) != native_dtype(top.dtype):
         return (f"bottom blob {info.bottom!r} is {bottom.dtype} but top blob {info.top!r} is "
                 f"{top.dtype}; a Caffe net has one dtype")
     if bottom.ndim != 4:
@@ -199,24 +203,16 @@ def blob_problem(net, info, bottom, top):
     return None
 
 
-def _chunks(count, per_image, chunk_elements=CHUNK_ELEMENTS):
-    step = max(1, chunk_elements // max(1, per_image))
-    for start in range(0, count, step):
-        yield start, min(count, start + step)
-
-
 def _run_framework(framework, params, bottom, reference, max_ulp, progress, native=False,
                    chunk_elements=CHUNK_ELEMENTS):
-    from caffe_lrn.convert.frameworks import run_layer
-
     check = FrameworkCheck(framework, native=native, max_ulp=max_ulp)
     started = time.perf_counter()
     comparison = BlobComparison(reference.shape)
     per_image = int(np.prod(bottom.shape[1:]))
     try:
-        for start, stop in _chunks(bottom.shape[0], per_image, chunk_elements):
+        for start, stop in runs(bottom.shape[0], per_run(per_image, chunk_elements)):
             chunk = np.ascontiguousarray(read_images(bottom, start, stop), dtype=np.float32)
-            theirs = np.asarray(run_layer(framework, params, chunk, native=native))
+            theirs = np.asarray(frameworks.run_layer(framework, params, chunk, native=native))
             comparison.update(theirs.astype(np.float32),
                               np.asarray(read_images(reference, start, stop),
                                          dtype=np.float32), start)
@@ -241,8 +237,6 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
     their files (:func:`caffe_lrn.io.stream.read_images`), so memory stays bounded.
     """
-    from caffe_lrn import LRNLayer
-
     progress = progress or NoProgress()
     check = LayerCheck(layer=info.name, index=info.index, bottom=info.bottom, top=info.top,
                        params=info.params)
@@ -261,7 +255,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     top = blobs.get(info.top)
     problem = blob_problem(net, info, bottom, top)
     check.shape = tuple(int(d) for d in bottom.shape)
-    check.dtype = str(_native_dtype(bottom.dtype))
+    check.dtype = str(native_dtype(bottom.dtype))
     if problem:
         check.reason = problem
         return check
@@ -269,7 +263,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     layer = LRNLayer(info.params, exact=not fast)
     comparison = BlobComparison(bottom.shape)
     per_image = int(np.prod(bottom.shape[1:]))
-    for start, stop in _chunks(bottom.shape[0], per_image, chunk_elements):
+    for start, stop in runs(bottom.shape[0], per_run(per_image, chunk_elements)):
         ours = layer.forward(_native(read_images(bottom, start, stop)))
         comparison.update(ours, _native(read_images(top, start, stop)), start)
         progress.advance((stop - start) * per_image)
@@ -308,8 +302,6 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     ``fast``: run the engine's fast mode (see :func:`check_layer`).
     Returns a :class:`NetReport`.
     """
-    from caffe_lrn import lrn_layers
-
     if max_ulp is not None and max_ulp < 0:
         raise ParameterError(f"max_ulp must be >= 0, got {max_ulp}")
     unknown = [f for f in against if f not in FRAMEWORKS]
@@ -344,9 +336,6 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
 
 def verify_paths(net_path, blobs_path, **options):
     """:func:`verify_net` on files: NET (text or binary, any version) and a reference."""
-    from caffe_lrn import load_net
-    from caffe_lrn.io.reference import open_blobs
-
     net = load_net(net_path)
     blobs = open_blobs(blobs_path)
     return verify_net(net, blobs, net_path=net_path, **options)
