@@ -20,9 +20,11 @@ import pathlib
 import re
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import BlobError, InputFileError
 from caffe_lrn.io.files import load_npy, load_npz
+from caffe_lrn.schema import BlobProto
 
 NPY_SUFFIX = ".npy"
 BINARYPROTO_SUFFIX = ".binaryproto"
@@ -71,8 +73,6 @@ def blob_from_proto(proto, source="BlobProto"):
 
 def blob_to_proto(array, legacy_shape=False):
     """A ``caffe_pb2.BlobProto`` holding ``array`` (float64 as ``double_data``)."""
-    from caffe_lrn.schema import BlobProto
-
     array = np.asarray(array)
     proto = BlobProto()
     if legacy_shape:
@@ -91,10 +91,6 @@ def blob_to_proto(array, legacy_shape=False):
 
 def read_binaryproto(path):
     """Read one ``.binaryproto`` file (a serialized ``BlobProto``) as an array."""
-    from google.protobuf.message import DecodeError
-
-    from caffe_lrn.schema import BlobProto
-
     path = pathlib.Path(path)
     try:
         data = path.read_bytes()
