@@ -13,35 +13,26 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 
-def _fma(builder, value_type, args):
-    fnty = ir.FunctionType(value_type, [value_type] * 3)
-    name = "llvm.fma.f32" if value_type == ir.FloatType() else "llvm.fma.f64"
-    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-    return builder.call(fn, args)
+def _fma(value_type, llvm_type, name):
+    """An intrinsic computing ``a*b + c`` of three ``value_type`` values, rounded once."""
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        if not all(arg == value_type for arg in (a, b, c)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            fnty = ir.FunctionType(llvm_type, [llvm_type] * 3)
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+            return builder.call(fn, args)
+
+        return value_type(value_type, value_type, value_type), codegen
+    return fma
 
 
-@intrinsic
-def fma32(typingctx, a, b, c):
-    """``RN32(a*b + c)`` for float32 ``a``, ``b``, ``c``."""
-    if not all(arg == types.float32 for arg in (a, b, c)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return _fma(builder, ir.FloatType(), args)
-
-    return types.float32(types.float32, types.float32, types.float32), codegen
-
-
-@intrinsic
-def fma64(typingctx, a, b, c):
-    """``RN64(a*b + c)`` for float64 ``a``, ``b``, ``c``."""
-    if not all(arg == types.float64 for arg in (a, b, c)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return _fma(builder, ir.DoubleType(), args)
-
-    return types.float64(types.float64, types.float64, types.float64), codegen
+#: ``RN32(a*b + c)`` for float32 ``a``, ``b``, ``c``.
+fma32 = _fma(types.float32, ir.FloatType(), "llvm.fma.f32")
+#: ``RN64(a*b + c)`` for float64 ``a``, ``b``, ``c``.
+fma64 = _fma(types.float64, ir.DoubleType(), "llvm.fma.f64")
 
 
 @intrinsic

@@ -46,31 +46,36 @@ def _within_constants(params):
     return params.local_size, params.pre_pad, alpha, y, mode, diff_scale
 
 
+def _flat(blob):
+    """A C-ordered float32 (N, C, H, W) blob as (N, C, H*W): the kernels' layout."""
+    num, channels, height, width = blob.shape
+    return np.ascontiguousarray(blob).reshape(num, channels, height * width)
+
+
+def _on_tiles(kernel, before, after, inner, num, threads, chunk_images=None):
+    """``kernel(*before, n0, n1, i0, i1, *after)`` for every tile of ``num`` images by an
+    inner axis of length ``inner`` (pixels ACROSS_CHANNELS, channel planes WITHIN_CHANNEL),
+    on up to ``threads`` threads."""
+    def work(tile):
+        kernel(*before, *tile, *after)
+    run_pieces(work, tiles(num, inner, threads, chunk_images), threads)
+
+
 def forward(bottom, params, fast=False, threads=1, chunk_images=None):
     """``top`` for a float32 (N, C, H, W) ``bottom``."""
-    x = np.ascontiguousarray(bottom)
-    top = np.empty(x.shape, np.float32)
-    num, channels, height, width = x.shape
+    num, channels, height, width = bottom.shape
+    x3 = _flat(bottom)
+    top3 = np.empty(x3.shape, np.float32)
     fast = _fast_power(params, fast)
-    shape3 = (num, channels, height * width)
     if params.within:
         size, pad, alpha, y, mode, _ = _within_constants(params)
-        x3, top3 = x.reshape(shape3), top.reshape(shape3)
-
-        def work(tile):
-            n0, n1, c0, c1 = tile
-            within.forward(x3, top3, height, width, n0, n1, c0, c1, size, pad, alpha, y,
-                           mode, fast)
-        run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
-        return top
-    aos, k, size, pre_pad, y, _ = _across_constants(params)
-    x3, top3 = x.reshape(shape3), top.reshape(shape3)
-
-    def work(tile):
-        n0, n1, q0, q1 = tile
-        across.forward(x3, top3, n0, n1, q0, q1, aos, k, size, pre_pad, y, fast)
-    run_pieces(work, tiles(num, height * width, threads, chunk_images), threads)
-    return top
+        _on_tiles(within.forward, (x3, top3, height, width),
+                  (size, pad, alpha, y, mode, fast), channels, num, threads, chunk_images)
+    else:
+        aos, k, size, pre_pad, y, _ = _across_constants(params)
+        _on_tiles(across.forward, (x3, top3), (aos, k, size, pre_pad, y, fast),
+                  height * width, num, threads, chunk_images)
+    return top3.reshape(bottom.shape)
 
 
 def keeps(params, fast):
@@ -87,84 +92,57 @@ def forward_keep(bottom, params, threads=1, chunk_images=None, reuse=None):
     square, pool or power again. The same ``top`` as :func:`forward`. ``reuse``: an
     earlier ``kept`` to overwrite when its blobs have the shape (no fresh pages to fault
     in on every call)."""
-    x = np.ascontiguousarray(bottom)
-    num, channels, height, width = x.shape
-    shape3 = (num, channels, height * width)
-    top = np.empty(x.shape, np.float32)
-    if reuse is not None and reuse[0].shape == shape3:
+    num, channels, height, width = bottom.shape
+    x3 = _flat(bottom)
+    top3 = np.empty(x3.shape, np.float32)
+    if reuse is not None and reuse[0].shape == x3.shape:
         power, base = reuse
     else:
-        power = np.empty(shape3, np.float32)
-        base = np.empty(shape3, np.float32)
+        power = np.empty(x3.shape, np.float32)
+        base = np.empty(x3.shape, np.float32)
     size, pad, alpha, y, _, _ = _within_constants(params)
-    x3, top3 = x.reshape(shape3), top.reshape(shape3)
-
-    def work(tile):
-        n0, n1, c0, c1 = tile
-        within.forward_keep(x3, top3, power, base, height, width, n0, n1, c0, c1, size, pad,
-                            alpha, y)
-    run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
-    return top, (power, base)
+    _on_tiles(within.forward_keep, (x3, top3, power, base, height, width),
+              (size, pad, alpha, y), channels, num, threads, chunk_images)
+    return top3.reshape(bottom.shape), (power, base)
 
 
 def backward_kept(bottom, top_diff, params, kept, threads=1, chunk_images=None):
     """``bottom_diff`` from ``kept`` of :func:`forward_keep` on the same ``bottom``: the same
     bits as :func:`backward` in the fast mode."""
-    x = np.ascontiguousarray(bottom)
-    dy = np.ascontiguousarray(top_diff)
-    bottom_diff = np.empty(x.shape, np.float32)
-    num, channels, height, width = x.shape
-    shape3 = (num, channels, height * width)
-    x3, dy3, bd3 = x.reshape(shape3), dy.reshape(shape3), bottom_diff.reshape(shape3)
+    num, channels, height, width = bottom.shape
+    x3, dy3 = _flat(bottom), _flat(top_diff)
+    bd3 = np.empty(x3.shape, np.float32)
     power, base = kept
     size, pad, _, _, _, diff_scale = _within_constants(params)
-
-    def work(tile):
-        n0, n1, c0, c1 = tile
-        within.backward_kept(x3, dy3, power, base, bd3, height, width, n0, n1, c0, c1, size,
-                             pad, diff_scale)
-    run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
-    return bottom_diff
+    _on_tiles(within.backward_kept, (x3, dy3, power, base, bd3, height, width),
+              (size, pad, diff_scale), channels, num, threads, chunk_images)
+    return bd3.reshape(bottom.shape)
 
 
 def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None):
     """``bottom_diff`` for float32 ``bottom`` and ``top_diff`` of one shape."""
-    x = np.ascontiguousarray(bottom)
-    dy = np.ascontiguousarray(top_diff)
-    bottom_diff = np.empty(x.shape, np.float32)
-    num, channels, height, width = x.shape
+    num, channels, height, width = bottom.shape
+    x3, dy3 = _flat(bottom), _flat(top_diff)
+    bd3 = np.empty(x3.shape, np.float32)
     fast = _fast_power(params, fast)
-    shape3 = (num, channels, height * width)
-    x3, dy3, bd3 = x.reshape(shape3), dy.reshape(shape3), bottom_diff.reshape(shape3)
     if params.within:
         size, pad, alpha, y, mode, diff_scale = _within_constants(params)
-
-        def work(tile):
-            n0, n1, c0, c1 = tile
-            within.backward(x3, dy3, bd3, height, width, n0, n1, c0, c1, size, pad, alpha,
-                            y, mode, diff_scale, fast)
-        run_pieces(work, tiles(num, channels, threads, chunk_images), threads)
-        return bottom_diff
-    aos, k, size, pre_pad, y, crv = _across_constants(params)
-
-    def work(tile):
-        n0, n1, q0, q1 = tile
-        across.backward(x3, dy3, bd3, n0, n1, q0, q1, aos, k, size, pre_pad, y, crv, fast)
-    run_pieces(work, tiles(num, height * width, threads, chunk_images), threads)
-    return bottom_diff
+        _on_tiles(within.backward, (x3, dy3, bd3, height, width),
+                  (size, pad, alpha, y, mode, diff_scale, fast), channels, num, threads,
+                  chunk_images)
+    else:
+        aos, k, size, pre_pad, y, crv = _across_constants(params)
+        _on_tiles(across.backward, (x3, dy3, bd3), (aos, k, size, pre_pad, y, crv, fast),
+                  height * width, num, threads, chunk_images)
+    return bd3.reshape(bottom.shape)
 
 
 def scale(bottom, params, threads=1):
     """Caffe's ``scale_`` blob of ACROSS_CHANNELS for a float32 ``bottom``."""
-    x = np.ascontiguousarray(bottom)
-    num, channels, height, width = x.shape
-    out = np.empty(x.shape, np.float32)
+    num, channels, height, width = bottom.shape
+    x3 = _flat(bottom)
+    out3 = np.empty(x3.shape, np.float32)
     aos, k, size, pre_pad, _, _ = _across_constants(params)
-    x3 = x.reshape(num, channels, height * width)
-    out3 = out.reshape(x3.shape)
-
-    def work(tile):
-        n0, n1, q0, q1 = tile
-        across.scale_blob(x3, out3, n0, n1, q0, q1, aos, k, size, pre_pad)
-    run_pieces(work, tiles(num, height * width, threads), threads)
-    return out
+    _on_tiles(across.scale_blob, (x3, out3), (aos, k, size, pre_pad), height * width, num,
+              threads)
+    return out3.reshape(bottom.shape)
