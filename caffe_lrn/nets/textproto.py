@@ -34,22 +34,15 @@ def _enum_names(message, qualified):
 def _clean(text, message):
     """Rewrite text_format's wording into a shorter, Caffe-flavoured one-line message."""
     text = _QUOTED_LINE.sub("", text.strip())
-    match = _ENUM_VALUE.search(text)
-    if match:
-        names = _enum_names(message, match.group(1))
-        short = match.group(1).rsplit(".", 1)[-1]
-        text = f"{short} has no value named {match.group(2)}"
-        if names:
-            text += f" (expected one of {', '.join(names)})"
-        return text
-    match = _ENUM_NUMBER.search(text)
-    if match:
-        names = _enum_names(message, match.group(1))
-        short = match.group(1).rsplit(".", 1)[-1]
-        text = f"{short} has no value with number {match.group(2)}"
-        if names:
-            text += f" (expected one of {', '.join(names)})"
-        return text
+    for pattern, wording in ((_ENUM_VALUE, "named"), (_ENUM_NUMBER, "with number")):
+        match = pattern.search(text)
+        if match:
+            names = _enum_names(message, match.group(1))
+            short = match.group(1).rsplit(".", 1)[-1]
+            text = f"{short} has no value {wording} {match.group(2)}"
+            if names:
+                text += f" (expected one of {', '.join(names)})"
+            return text
     text = _MESSAGE_TYPE.sub(lambda m: m.group(1), text)
     text = text.replace("Couldn't", "could not")
     # text_format's own phrases start upper-case; lower-case them to read as one sentence

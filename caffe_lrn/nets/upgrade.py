@@ -85,16 +85,7 @@ def needs_v1_upgrade(net):
 
 
 def needs_data_upgrade(net):
-    kinds = {V1LayerParameter.DATA: "data_param", V1LayerParameter.IMAGE_DATA: "image_data_param",
-             V1LayerParameter.WINDOW_DATA: "window_data_param"}
-    for layer in net.layers:
-        name = kinds.get(layer.type)
-        if name is None:
-            continue
-        param = getattr(layer, name)
-        if any(param.HasField(f) for f in ("scale", "mean_file", "crop_size", "mirror")):
-            return True
-    return False
+    return any(True for _ in _data_transform_fields(net))
 
 
 def needs_input_upgrade(net):
@@ -284,20 +275,31 @@ def upgrade_v0_net(net, warnings):
 
 # -- data transformation fields ------------------------------------------------------------
 
-def upgrade_data_transformation(net):
-    """Caffe's UpgradeNetDataTransformation: move V1 data layers' scale/mean_file/crop_size/
-    mirror into transform_param."""
-    kinds = {V1LayerParameter.DATA: "data_param", V1LayerParameter.IMAGE_DATA: "image_data_param",
-             V1LayerParameter.WINDOW_DATA: "window_data_param"}
+_DATA_PARAMS = {V1LayerParameter.DATA: "data_param",
+                V1LayerParameter.IMAGE_DATA: "image_data_param",
+                V1LayerParameter.WINDOW_DATA: "window_data_param"}
+_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
+
+
+def _data_transform_fields(net):
+    """(layer, data param, field) for every transformation field a V1 data layer still sets
+    in its data parameter."""
     for layer in net.layers:
-        name = kinds.get(layer.type)
+        name = _DATA_PARAMS.get(layer.type)
         if name is None:
             continue
         param = getattr(layer, name)
-        for field in ("scale", "mean_file", "crop_size", "mirror"):
+        for field in _TRANSFORM_FIELDS:
             if param.HasField(field):
-                setattr(layer.transform_param, field, getattr(param, field))
-                param.ClearField(field)
+                yield layer, param, field
+
+
+def upgrade_data_transformation(net):
+    """Caffe's UpgradeNetDataTransformation: move V1 data layers' scale/mean_file/crop_size/
+    mirror into transform_param."""
+    for layer, param, field in list(_data_transform_fields(net)):
+        setattr(layer.transform_param, field, getattr(param, field))
+        param.ClearField(field)
 
 
 # -- V1 -> current ---------------------------------------------------------------------------
