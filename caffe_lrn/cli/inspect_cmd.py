@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 
+from caffe_lrn.cli.exits import EXIT_OK
 from caffe_lrn.errors import NetParseError, ParameterError
 from caffe_lrn.nets.loader import read_net, upgrade_loaded
 from caffe_lrn.nets.lrn_layers import lrn_layers
@@ -80,12 +81,12 @@ def run(args):
         raise type(exc)(f"{args.net}: {exc}") from None
     if args.json:
         print(json.dumps([layer_record(info) for info in layers], indent=2))
-        return 0
+        return EXIT_OK
     print(f"{args.net}: {form} net {net.name!r} ({vintage}), {len(net.layer)} layers, "
           f"{len(layers)} LRN")
     if not layers:
         print("no LRN layers in this net")
-        return 0
+        return EXIT_OK
     rows = []
     for info in layers:
         p = info.params
@@ -94,7 +95,7 @@ def run(args):
                      shortest_float32(p.alpha), shortest_float32(p.beta), k, p.engine))
     for line in _table(rows):
         print(line)
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers):

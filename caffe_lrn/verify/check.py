@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from caffe_lrn.convert import frameworks
+from caffe_lrn.convert.records import FRAMEWORKS
+from caffe_lrn.io.reference import open_blobs
 from caffe_lrn.io.stream import read_images
+from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.nets.loader import load_net
+from caffe_lrn.nets.lrn_layers import lrn_layers
 from caffe_lrn.verify.comparison import BlobComparison
 from caffe_lrn.errors import (
     CaffeLRNError, LayerNotFoundError, MissingDependencyError, ParameterError,
@@ -32,8 +38,6 @@ from caffe_lrn.progress import NoProgress
 PASS = "pass"
 FAIL = "fail"
 UNVERIFIABLE = "unverifiable"
-
-FRAMEWORKS = ("tf", "torch", "onnx")
 
 # Images per forward call: bounded memory on large (memory-mapped) blobs, and a progress
 # step per chunk. LRN normalizes each image on its own, so chunking does not change a bit.
@@ -207,8 +211,6 @@ def _chunks(count, per_image, chunk_elements=CHUNK_ELEMENTS):
 
 def _run_framework(framework, params, bottom, reference, max_ulp, progress, native=False,
                    chunk_elements=CHUNK_ELEMENTS):
-    from caffe_lrn.convert.frameworks import run_layer
-
     check = FrameworkCheck(framework, native=native, max_ulp=max_ulp)
     started = time.perf_counter()
     comparison = BlobComparison(reference.shape)
@@ -216,7 +218,7 @@ def _run_framework(framework, params, bottom, reference, max_ulp, progress, nati
     try:
         for start, stop in _chunks(bottom.shape[0], per_image, chunk_elements):
             chunk = np.ascontiguousarray(read_images(bottom, start, stop), dtype=np.float32)
-            theirs = np.asarray(run_layer(framework, params, chunk, native=native))
+            theirs = np.asarray(frameworks.run_layer(framework, params, chunk, native=native))
             comparison.update(theirs.astype(np.float32),
                               np.asarray(read_images(reference, start, stop),
                                          dtype=np.float32), start)
@@ -241,8 +243,6 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
     Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
     their files (:func:`caffe_lrn.io.stream.read_images`), so memory stays bounded.
     """
-    from caffe_lrn import LRNLayer
-
     progress = progress or NoProgress()
     check = LayerCheck(layer=info.name, index=info.index, bottom=info.bottom, top=info.top,
                        params=info.params)
@@ -308,8 +308,6 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     ``fast``: run the engine's fast mode (see :func:`check_layer`).
     Returns a :class:`NetReport`.
     """
-    from caffe_lrn import lrn_layers
-
     if max_ulp is not None and max_ulp < 0:
         raise ParameterError(f"max_ulp must be >= 0, got {max_ulp}")
     unknown = [f for f in against if f not in FRAMEWORKS]
@@ -344,9 +342,6 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
 
 def verify_paths(net_path, blobs_path, **options):
     """:func:`verify_net` on files: NET (text or binary, any version) and a reference."""
-    from caffe_lrn import load_net
-    from caffe_lrn.io.reference import open_blobs
-
     net = load_net(net_path)
     blobs = open_blobs(blobs_path)
     return verify_net(net, blobs, net_path=net_path, **options)
