@@ -14,10 +14,11 @@ when present, is what the result is checked against, and any difference is repor
 """
 from dataclasses import dataclass, field
 
-from caffe_lrn.convert.onnx_params import caffe_to_onnx, onnx_to_caffe
 from caffe_lrn.convert.records import FRAMEWORKS, WithinComposite, int_value
 from caffe_lrn.convert.tf_params import caffe_to_tf, composite_to_caffe, tf_to_caffe
-from caffe_lrn.convert.torch_params import caffe_to_torch, torch_to_caffe
+from caffe_lrn.convert.size_scaled import (
+    caffe_to_onnx, caffe_to_torch, onnx_to_caffe, torch_to_caffe,
+)
 from caffe_lrn.errors import CaffeLRNError, ConversionError, InputFileError
 from caffe_lrn.params import LRNParams
 

@@ -25,12 +25,11 @@ import os
 import numpy as np
 
 from caffe_lrn.convert import tf_ops
-from caffe_lrn.convert.onnx_params import caffe_to_onnx
 from caffe_lrn.convert.records import (
     FRAMEWORKS, NCHW_TO_NHWC, NHWC_TO_NCHW, WithinComposite, as_lrn_params,
 )
 from caffe_lrn.convert.tf_params import caffe_to_tf
-from caffe_lrn.convert.torch_params import caffe_to_torch
+from caffe_lrn.convert.size_scaled import caffe_to_onnx, caffe_to_torch
 from caffe_lrn.errors import BlobError, ConversionError
 from caffe_lrn.optional import require
 
