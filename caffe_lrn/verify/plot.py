@@ -14,10 +14,8 @@ from caffe_lrn.optional import require
 
 def _pyplot():
     matplotlib = require("matplotlib", "plot", name="matplotlib (for --plot)")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    matplotlib.use("Agg", force=True)  # files only: no display needed
+    return require("matplotlib.pyplot", "plot", name="matplotlib (for --plot)")
 
 
 def channel_series(reports):
