@@ -9,7 +9,8 @@ import pytest
 from caffe_lrn import load_net, lrn_layers
 from caffe_lrn.convert import caffe_to_tf, tf_to_caffe
 from caffe_lrn.convert.document import build_document, layers_from_document
-from caffe_lrn.convert.emit_prototxt import emit_prototxt, float_text
+from caffe_lrn.convert.emit_prototxt import emit_prototxt
+from caffe_lrn.numerics.shortest import float32_text as float_text
 from caffe_lrn.convert.emit_python import emit_python
 from caffe_lrn.convert.naming import python_name
 from caffe_lrn.convert.records import TFLRN

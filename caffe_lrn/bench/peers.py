@@ -18,14 +18,20 @@ TensorFlow takes ``alpha / local_size`` (rounded to float32 as Caffe's alpha_ove
 is ``x * (1 + alpha/n^2 * boxsum_nxn(x^2))^(-beta)`` (k ignored): peers without it run a
 composite of square, zero-padded n x n average pool counting the padding, power, product.
 """
-import importlib
-import inspect
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Callable, Optional
 
 import numpy as np
+
+from caffe_lrn import __version__
+from caffe_lrn.errors import CaffeLRNError, MissingDependencyError
+from caffe_lrn.layers.backend import resolve_backend
+from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.numerics.shortest import float32_text
+from caffe_lrn.optional import require
 
 #: Kinds of implementation: the exact engine, its fast mode, a peer framework, the floor.
 EXACT, FAST, PEER, FLOOR = "exact", "fast", "peer", "floor"
@@ -73,8 +79,6 @@ class Implementation:
 
 
 def _version(dist_names):
-    from importlib import metadata
-
     for name in dist_names:
         try:
             return metadata.version(name)
@@ -83,63 +87,30 @@ def _version(dist_names):
     return "?"
 
 
+#: The pip extra that installs each peer's module.
+EXTRAS = {"torch": "torch", "tensorflow": "tf", "onnx": "onnx", "onnxruntime": "onnx",
+          "cv2": "opencv"}
+
+
 def _import(module):
+    """A peer's framework; not installed makes the peer unavailable (n/a), not an error."""
     try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise Unavailable(f"{module} is not installed ({exc})") from None
-
-
-def _float32_text(value):
-    """Shortest decimal that reads back as the same float32 (what a prototxt should say)."""
-    return np.format_float_positional(np.float32(value), unique=True, trim="-")
+        return require(module, EXTRAS[module])
+    except MissingDependencyError as exc:
+        raise Unavailable(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- our engine
 
-def _layer_class():
-    try:
-        module = importlib.import_module("caffe_lrn")
-        layer = getattr(module, "LRNLayer", None)
-        if layer is None:
-            layer = importlib.import_module("caffe_lrn.layers.lrn").LRNLayer
-        return layer
-    except (ImportError, AttributeError) as exc:
-        raise Unavailable(f"the LRN engine is not available ({exc})") from None
-
-
-def _layer_accepts(name):
-    try:
-        return name in inspect.signature(_layer_class()).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def engine_supports_threads():
-    """True when ``LRNLayer`` takes a ``threads`` argument (the threaded engine)."""
-    try:
-        return _layer_accepts("threads")
-    except Unavailable:
-        return False
-
-
 def _make_layer(params, exact, threads, **extra):
-    cls = _layer_class()
-    kwargs = dict(extra)
-    if not exact:
-        kwargs["exact"] = False
-    if _layer_accepts("threads"):
-        kwargs["threads"] = threads
-    return cls(params, **kwargs)
+    return LRNLayer(params, exact=exact, threads=threads, **extra)
 
 
 def _engine_backend():
     """Which backend the engine runs on here, e.g. "numba 0.68.1" or "numpy"."""
     try:
-        from caffe_lrn.layers.backend import resolve_backend
-
         backend = resolve_backend()
-    except Exception as exc:  # an engine without backends, or a bad CAFFE_LRN_BACKEND
+    except CaffeLRNError as exc:  # a bad CAFFE_LRN_BACKEND: say so in the table
         return f"backend unknown: {exc}"
     if backend == "numba":
         return f"numba {_version(['numba'])}"
@@ -147,26 +118,6 @@ def _engine_backend():
 
 
 def _probe_engine():
-    from caffe_lrn import __version__
-
-    _layer_class()
-    return f"{__version__} on {_engine_backend()}"
-
-
-def _probe_fast():
-    from caffe_lrn import __version__
-    from caffe_lrn.params import LRNParams
-
-    cls = _layer_class()
-    if not _layer_accepts("exact"):
-        raise Unavailable("LRNLayer has no exact=False fast mode")
-    try:
-        layer = cls(LRNParams(local_size=3, alpha=1e-4), exact=False)
-        x = np.ones((1, 3, 2, 2), np.float32)
-        layer.forward(x)
-        layer.backward(x)
-    except Exception as exc:  # any refusal means the fast mode is not there yet
-        raise Unavailable(f"fast mode not available ({type(exc).__name__}: {exc})") from None
     return f"{__version__} on {_engine_backend()}"
 
 
@@ -182,8 +133,6 @@ def _prepare_engine(exact, **extra):
 def _engine_modes(exact):
     """The engine with other chunkings: one image at a time, and the whole batch at once."""
     def modes(case, bottom, top_diff, threads):
-        if not _layer_accepts("chunk_images"):
-            return {}
         return {f"chunk_images={n}": _prepare_engine(exact, chunk_images=n)(
                     case, bottom, top_diff, threads)
                 for n in sorted({1, bottom.shape[0]})}
@@ -386,9 +335,13 @@ def lrn_prototxt(params, shape):
         'input: "data"\n'
         f"input_shape {{ {dims} }}\n"
         'layer {\n  name: "norm"\n  type: "LRN"\n  bottom: "data"\n  top: "norm"\n'
-        f"  lrn_param {{ local_size: {p.local_size} alpha: {_float32_text(p.alpha)} "
-        f"beta: {_float32_text(p.beta)} k: {_float32_text(p.k)} norm_region: {p.norm_region} }}\n"
+        f"  lrn_param {{ local_size: {p.local_size} alpha: {_decimal(p.alpha)} "
+        f"beta: {_decimal(p.beta)} k: {_decimal(p.k)} norm_region: {p.norm_region} }}\n"
         "}\n")
+
+
+def _decimal(value):
+    return float32_text(value, positional=True)
 
 
 def _prepare_cv2(case, bottom, top_diff, threads):
@@ -445,7 +398,7 @@ def default_registry():
     return [
         Implementation("exact", EXACT, "caffe-lrn exact", _probe_engine, _prepare_engine(True),
                        make_layer=_engine_layer(True), modes=_engine_modes(True)),
-        Implementation("fast", FAST, "caffe-lrn fast", _probe_fast, _prepare_engine(False),
+        Implementation("fast", FAST, "caffe-lrn fast", _probe_engine, _prepare_engine(False),
                        make_layer=_engine_layer(False), modes=_engine_modes(False)),
         Implementation("torch", PEER, "PyTorch", _probe_torch, _prepare_torch, _torch_threads),
         Implementation("tf", PEER, "TensorFlow", _probe_tf, _prepare_tf, _tf_threads),

@@ -2,7 +2,7 @@
 
 ``build_report`` joins the per-thread-count measurements of :mod:`caffe_lrn.bench.measure` into one
 JSON-ready document; ``format_report`` prints it. Flags are "PASS", "FAIL" or "n/a" (no
-number to judge, e.g. no peer for the cell or the fast mode not built yet); nothing is
+number to judge, e.g. no peer for the cell, or a peer not installed); nothing is
 rounded in favour of the engine.
 
 The performance goals, with one thread unless said otherwise:
@@ -11,10 +11,11 @@ The performance goals, with one thread unless said otherwise:
 2. exact forward on case A with 2 threads >= 1.6 x faster than with 1.
 3. peak extra memory of the exact forward on A <= 1.5 x the blob (beyond the top it returns).
 4. the exact engine's results are bit-identical in every mode of execution (each thread
-   count, and other chunkings when the engine has ``chunk_images``).
+   count, and other chunkings: ``chunk_images`` 1 and the whole batch).
 """
 from caffe_lrn.bench.cases import make_case
 from caffe_lrn.bench.peers import EXACT, FAST, FLOOR, PEER
+from caffe_lrn.tables import format_table
 
 PASS, FAIL, NA = "PASS", "FAIL", "n/a"
 
@@ -224,14 +225,8 @@ def _time_text(cell, name):
 
 
 def _table(header, rows):
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    lines = []
-    for row in [header] + rows:
-        lines.append("  ".join(str(v).rjust(w) if i >= 3 else str(v).ljust(w)
-                               for i, (v, w) in enumerate(zip(row, widths))).rstrip())
-        if row is header:
-            lines.append("  ".join("-" * w for w in widths))
-    return lines
+    # case, pass, threads left; times and ratios right.
+    return format_table(header, rows, right=range(3, len(header)))
 
 
 def format_report(report):
@@ -322,7 +317,7 @@ def format_report(report):
             f"retained after the call {m['retained_bytes'] / 2**20:.1f} MiB; ru_maxrss growth "
             f"{m['maxrss_growth_bytes'] / 2**20:.1f} MiB")
     if not report["memory"]:
-        out.append("memory: n/a (the engine is not available)")
+        out.append("memory: not measured")
     scaling = report["thread_scaling"]
     times = ", ".join(f"{t} thread(s) {_ms(v)} ms"
                       for t, v in scaling["ms_by_threads"].items())

@@ -1,49 +1,38 @@
 """The ``caffe-lrn`` command line: ``main(argv) -> int``.
 
-Exit codes: 0 success, 1 failure (bad input, a failed check, a numeric mismatch), 2 usage.
-Errors print as one line on stderr (``caffe-lrn: error: ...``); ``--debug`` shows the traceback.
-Each subcommand lives in its own module with ``register(subparsers)``, which adds a parser
-whose ``func(args) -> int`` does the work.
+Exit codes (:mod:`caffe_lrn.cli.exits`): 0 success, 1 failure (bad input, a failed check, a
+numeric mismatch), 2 usage. Errors print as one line on stderr (``caffe-lrn: error: ...``);
+``--debug`` shows the traceback. Each subcommand lives in its own module with
+``register(subparsers)``, which adds a parser whose ``func(args) -> int`` does the work.
 """
-import argparse
-import importlib
 import sys
 
+from caffe_lrn import __version__
+from caffe_lrn.cli import (
+    bench_cmd, convert_cmd, inspect_cmd, run_cmd, upgrade_cmd, verify_cmd,
+)
+from caffe_lrn.cli.exits import (
+    EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, UsageError, print_error,
+)
 from caffe_lrn.errors import CaffeLRNError
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
 
-# Subcommand modules, in the order ``caffe-lrn --help`` lists them.
-COMMANDS = (
-    "caffe_lrn.cli.inspect_cmd",
-    "caffe_lrn.cli.upgrade_cmd",
-    "caffe_lrn.cli.run_cmd",
-    "caffe_lrn.cli.convert_cmd",
-    "caffe_lrn.cli.verify_cmd",
-    "caffe_lrn.cli.bench_cmd",
-)
+# The subcommands, in the order ``caffe-lrn --help`` lists them.
+COMMANDS = (inspect_cmd, upgrade_cmd, run_cmd, convert_cmd, verify_cmd, bench_cmd)
 
 
 def build_parser():
-    from caffe_lrn import __version__
-
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="caffe-lrn",
         description="Load, run, convert and verify Caffe LRN layers, bit for bit.")
     parser.add_argument("--version", action="version", version=f"caffe-lrn {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show a traceback instead of a one-line error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(name).register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
-
-
-def _one_line(exc):
-    text = str(exc) or exc.__class__.__name__
-    return " ".join(text.split())
 
 
 def main(argv=None):
@@ -55,30 +44,32 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "func", None):
         parser.print_usage(sys.stderr)
-        print("caffe-lrn: error: a command is required", file=sys.stderr)
+        print_error("a command is required")
         return EXIT_USAGE
     try:
         return args.func(args)
+    except UsageError as exc:
+        print_error(exc)
+        return EXIT_USAGE
     except CaffeLRNError as exc:
         if args.debug:
             raise
-        print(f"caffe-lrn: error: {_one_line(exc)}", file=sys.stderr)
+        print_error(str(exc) or exc.__class__.__name__)
         return EXIT_FAILURE
     except OSError as exc:
         if args.debug:
             raise
         name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"caffe-lrn: error: {name}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        print_error(f"{name}{exc.strerror or str(exc) or exc.__class__.__name__}")
         return EXIT_FAILURE
     except MemoryError:
         if args.debug:
             raise
-        print("caffe-lrn: error: out of memory (try a smaller --max-memory or --chunk)",
-              file=sys.stderr)
+        print_error("out of memory (try a smaller --max-memory or --chunk)")
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("caffe-lrn: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def console_main():

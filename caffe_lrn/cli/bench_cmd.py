@@ -8,7 +8,9 @@ import argparse
 import json
 import sys
 
-from caffe_lrn.bench import measure as bench, peers as bench_peers
+from caffe_lrn.bench import measure as bench, peers as bench_peers, report as bench_report
+from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK
+from caffe_lrn.io.files import check_output_path, write_text
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
@@ -95,9 +97,6 @@ def config_from_args(args):
 
 
 def run(args):
-    from caffe_lrn.bench import report as bench_report
-    from caffe_lrn.io.files import check_output_path, write_text
-
     if args.json and args.json != "-":
         check_output_path(args.json, force=args.force)  # refuse before minutes of timing
     report = bench.run(config_from_args(args), in_process=args.in_process)
@@ -111,8 +110,8 @@ def run(args):
         if args.json:
             write_text(args.json, document, force=args.force)
     if args.strict and "FAIL" in report["goals"].values():
-        return 1
-    return 0
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def register(subparsers):

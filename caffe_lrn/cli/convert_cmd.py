@@ -12,7 +12,15 @@ import json
 import pathlib
 import sys
 
+from caffe_lrn.cli.exits import EXIT_OK, UsageError
+from caffe_lrn.convert.document import build_document, layers_from_document
+from caffe_lrn.convert.emit_prototxt import emit_prototxt
+from caffe_lrn.convert.emit_python import emit_python
+from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.errors import InputFileError
+from caffe_lrn.io.files import check_output_path, write_text
+from caffe_lrn.nets.loader import load_net
+from caffe_lrn.nets.lrn_layers import lrn_layers
 
 EMITS = ("json", "python")
 
@@ -26,7 +34,7 @@ def register(subparsers):
     parser.add_argument("input", metavar="INPUT",
                         help="a Caffe net (prototxt or caffemodel); with --to caffe, a "
                              "conversion document (JSON)")
-    parser.add_argument("--to", required=True, choices=("tf", "torch", "onnx", "caffe"),
+    parser.add_argument("--to", required=True, choices=FRAMEWORKS + ("caffe",),
                         help="target convention")
     parser.add_argument("--emit", choices=EMITS, default="json",
                         help="json: the conversion document (default); python: a "
@@ -37,8 +45,6 @@ def register(subparsers):
 
 
 def _write(args, text):
-    from caffe_lrn.io.files import write_text
-
     if args.output:
         write_text(args.output, text, force=args.force)
     else:
@@ -48,8 +54,6 @@ def _write(args, text):
 def _check_output_first(args):
     # Refuse before doing the work, so a refused overwrite costs nothing.
     if args.output:
-        from caffe_lrn.io.files import check_output_path
-
         check_output_path(args.output, force=args.force)
 
 
@@ -69,9 +73,6 @@ def _warn(name, notes):
 
 
 def to_caffe(args):
-    from caffe_lrn.convert.document import layers_from_document
-    from caffe_lrn.convert.emit_prototxt import emit_prototxt
-
     _check_output_first(args)
     records = layers_from_document(_read_document(args.input), source=args.input)
     for record in records:
@@ -79,18 +80,12 @@ def to_caffe(args):
             _warn(record.name, record.notes)
     header = [f"LRN layers converted back to Caffe by caffe-lrn from {args.input}"]
     _write(args, emit_prototxt(records, header=header))
-    return 0
+    return EXIT_OK
 
 
 def from_caffe(args):
-    from caffe_lrn import load_net, lrn_layers
-    from caffe_lrn.convert.document import build_document
-    from caffe_lrn.convert.emit_python import emit_python
-
     if args.emit == "python" and args.to != "tf":
-        print("caffe-lrn: error: --emit python writes TensorFlow code; use it with --to tf",
-              file=sys.stderr)
-        return 2
+        raise UsageError("--emit python writes TensorFlow code; use it with --to tf")
     _check_output_first(args)
     layers = lrn_layers(load_net(args.input))
     if not layers:
@@ -103,13 +98,12 @@ def from_caffe(args):
         _write(args, emit_python(layers, source=args.input))
     else:
         _write(args, json.dumps(document, indent=2) + "\n")
-    return 0
+    return EXIT_OK
 
 
 def run(args):
     if args.to == "caffe":
         if args.emit != "json":
-            print("caffe-lrn: error: --emit applies to --to tf|torch|onnx", file=sys.stderr)
-            return 2
+            raise UsageError(f"--emit applies to --to {'|'.join(FRAMEWORKS)}")
         return to_caffe(args)
     return from_caffe(args)

@@ -8,26 +8,16 @@ the keys ``name, bottom, top, norm_region, local_size, alpha, beta, k, engine``.
 """
 import json
 
-import numpy as np
-
+from caffe_lrn.cli.exits import EXIT_OK
 from caffe_lrn.errors import NetParseError, ParameterError
 from caffe_lrn.nets.loader import read_net, upgrade_loaded
 from caffe_lrn.nets.lrn_layers import lrn_layers
 from caffe_lrn.nets.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade
+from caffe_lrn.numerics.shortest import float32_text
+from caffe_lrn.tables import format_table
 
 JSON_KEYS = ("name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k",
              "engine")
-
-
-def shortest_float32(value):
-    """The shortest decimal string that rounds to the same float32 as ``value``.
-
-    NumPy finds the shortest float32 digits; Python's repr then lays them out (``0.0001``,
-    ``5e-05``, ``1.0``): a decimal of at most 9 significant digits reads back from float64
-    unchanged, so repr gives the same digits.
-    """
-    digits = np.format_float_scientific(np.float32(value), unique=True)
-    return repr(float(digits))
 
 
 def layer_record(info):
@@ -41,9 +31,9 @@ def layer_record(info):
         "local_size": params.local_size,
         # float(shortest) is the float64 nearest that decimal; json prints it back as the
         # same short decimal, and it rounds to exactly the layer's float32 value.
-        "alpha": float(shortest_float32(params.alpha)),
-        "beta": float(shortest_float32(params.beta)),
-        "k": float(shortest_float32(params.k)),
+        "alpha": float(float32_text(params.alpha)),
+        "beta": float(float32_text(params.beta)),
+        "k": float(float32_text(params.k)),
         "engine": params.engine,
     }
 
@@ -58,15 +48,8 @@ def _vintage(net):
     return "current format"
 
 
-def _table(rows):
-    header = ("name", "bottom -> top", "norm_region", "local_size", "alpha", "beta", "k",
-              "engine")
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    lines = []
-    for row in [header] + rows:
-        lines.append("  ".join(str(cell).ljust(width)
-                               for cell, width in zip(row, widths)).rstrip())
-    return lines
+TABLE_HEADER = ["name", "bottom -> top", "norm_region", "local_size", "alpha", "beta", "k",
+                "engine"]
 
 
 def run(args):
@@ -80,21 +63,21 @@ def run(args):
         raise type(exc)(f"{args.net}: {exc}") from None
     if args.json:
         print(json.dumps([layer_record(info) for info in layers], indent=2))
-        return 0
+        return EXIT_OK
     print(f"{args.net}: {form} net {net.name!r} ({vintage}), {len(net.layer)} layers, "
           f"{len(layers)} LRN")
     if not layers:
         print("no LRN layers in this net")
-        return 0
+        return EXIT_OK
     rows = []
     for info in layers:
         p = info.params
-        k = shortest_float32(p.k) + (" (ignored)" if p.within else "")
+        k = float32_text(p.k) + (" (ignored)" if p.within else "")
         rows.append((info.name, f"{info.bottom} -> {info.top}", p.norm_region, p.local_size,
-                     shortest_float32(p.alpha), shortest_float32(p.beta), k, p.engine))
-    for line in _table(rows):
+                     float32_text(p.alpha), float32_text(p.beta), k, p.engine))
+    for line in format_table(TABLE_HEADER, rows, rule=False):
         print(line)
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers):

@@ -17,21 +17,17 @@ Blobs larger than memory: the input is memory-mapped and run a few images at a t
 many as ``--max-memory`` allows, default 512M), each result appended to the output file,
 so memory use does not grow with the blob (:mod:`caffe_lrn.io.stream`).
 """
-import sys
-
-from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, parse_size, run_npy
+from caffe_lrn.cli.exits import EXIT_OK, UsageError
 from caffe_lrn.errors import LayerNotFoundError, ParameterError
 from caffe_lrn.io.files import check_output_path
+from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, parse_size, run_npy
+from caffe_lrn.nets.loader import load_net
+from caffe_lrn.nets.lrn_layers import lrn_layers
 from caffe_lrn.params import LRNParams
-
-EXIT_USAGE = 2
 
 
 def find_layer(net_path, name):
     """The LRNParams of the LRN layer called ``name`` in the net at ``net_path``."""
-    from caffe_lrn.nets.loader import load_net
-    from caffe_lrn.nets.lrn_layers import lrn_layers
-
     net = load_net(net_path)
     try:
         layers = lrn_layers(net)
@@ -48,23 +44,17 @@ def find_layer(net_path, name):
     raise LayerNotFoundError(f"{net_path}: no LRN layer named {name!r}; LRN layers: {names}")
 
 
-def _usage(args, message):
-    args.parser.print_usage(sys.stderr)
-    print(f"caffe-lrn run: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def run(args):
     if args.lrn_param is not None and (args.net is not None or args.layer is not None):
-        return _usage(args, "give either NET --layer NAME or --lrn-param TEXT, not both")
+        raise UsageError("give either NET --layer NAME or --lrn-param TEXT, not both")
     if args.lrn_param is None and (args.net is None or args.layer is None):
-        return _usage(args, "give NET --layer NAME, or --lrn-param TEXT")
+        raise UsageError("give NET --layer NAME, or --lrn-param TEXT")
     if args.chunk is not None and args.chunk < 1:
-        return _usage(args, f"--chunk must be at least 1, got {args.chunk}")
+        raise UsageError(f"--chunk must be at least 1, got {args.chunk}")
     if args.threads is not None and args.threads < 1:
-        return _usage(args, f"--threads must be at least 1, got {args.threads}")
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.output.lower().endswith(".npy") and args.top_diff is not None:
-        return _usage(args, "an .npy output holds top only; with --top-diff write an .npz")
+        raise UsageError("an .npy output holds top only; with --top-diff write an .npz")
     max_memory = parse_size(args.max_memory)
     check_output_path(args.output, args.force)  # refuse before any work is done
 
@@ -85,7 +75,7 @@ def run(args):
     print(f"{args.output}: {', '.join(summary['outputs'])} of {source} "
           f"({params.norm_region}, local_size {params.local_size}) on {shape} "
           f"{summary['dtype']}, {mode}")
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers):
@@ -124,5 +114,5 @@ def register(subparsers):
                         help="engine: NumPy, or the numba kernels of the 'fast' extra "
                              "(default: CAFFE_LRN_BACKEND, else auto: numba when installed; "
                              "the results do not depend on it)")
-    parser.set_defaults(func=run, parser=parser)
+    parser.set_defaults(func=run)
     return parser

@@ -8,6 +8,7 @@ import sys
 
 from google.protobuf import text_format
 
+from caffe_lrn.cli.exits import EXIT_OK
 from caffe_lrn.io.files import check_output_path, write_bytes, write_text
 from caffe_lrn.nets.loader import read_net, upgrade_loaded
 from caffe_lrn.nets.upgrade import needs_upgrade
@@ -33,7 +34,7 @@ def run(args):
         write_text(args.output, net_to_text(net), force=args.force)
     kind = "binary" if args.binary else "text"
     print(f"wrote {args.output} ({kind}, {len(net.layer)} layers) from {form} net {args.old}")
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers):

@@ -8,10 +8,20 @@
 Exit 0 when every checked layer passes, 1 when any fails or cannot be verified, 2 on
 usage errors.
 """
+import argparse
 import math
 import sys
+import textwrap
 
-from caffe_lrn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
+from caffe_lrn.convert.records import FRAMEWORKS
+from caffe_lrn.io.files import check_output_path
+from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
+from caffe_lrn.progress import Progress
+from caffe_lrn.verify import report as render
+from caffe_lrn.verify.check import verify_paths
+from caffe_lrn.verify.examples import EXAMPLES, PROVENANCE, example_paths
+from caffe_lrn.verify.plot import plot_channel_ulps
 
 DESCRIPTION = """\
 Run each LRN layer of NET on its bottom blob from a reference dump REF and compare the
@@ -33,8 +43,6 @@ Caffe build."""
 
 
 def _non_negative(text):
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -45,11 +53,9 @@ def _non_negative(text):
 
 
 def register(subparsers):
-    from caffe_lrn.verify.check import FRAMEWORKS
-
     parser = subparsers.add_parser(
         "verify", help="verify reference LRN activations (float32 ULPs, bit for bit)",
-        description=DESCRIPTION, formatter_class=_formatter())
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("net", nargs="?", metavar="NET",
                         help="Caffe net: .prototxt or .caffemodel (text or binary)")
     parser.add_argument("--blobs", metavar="REF",
@@ -88,33 +94,18 @@ def register(subparsers):
     return parser
 
 
-def _formatter():
-    import argparse
-
-    return argparse.RawDescriptionHelpFormatter
-
-
-def _usage_error(message):
-    print(f"caffe-lrn verify: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 # A bar only for runs long enough to want one: many layers or large blobs.
 PROGRESS_MIN_ELEMENTS = 1 << 21
 PROGRESS_MIN_LAYERS = 8
 
 
 def _progress_factory(total, label, layer_count):
-    from caffe_lrn.progress import Progress
-
     long_run = total >= PROGRESS_MIN_ELEMENTS or layer_count >= PROGRESS_MIN_LAYERS
     # enabled=None: drawn only when stderr is a terminal.
     return Progress(total, label, stream=sys.stderr, enabled=None if long_run else False)
 
 
 def _options(args):
-    from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
-
     budget = DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
                 fast=args.fast,
@@ -126,27 +117,22 @@ def _options(args):
 def run(args):
     if args.example:
         if args.net or args.blobs:
-            return _usage_error("--example takes no NET or --blobs")
+            raise UsageError("--example takes no NET or --blobs")
         if args.layers:
-            return _usage_error("--example checks every LRN layer; --layer needs NET")
+            raise UsageError("--example checks every LRN layer; --layer needs NET")
     else:
         if not args.net:
-            return _usage_error("NET is required (or --example for the bundled examples)")
+            raise UsageError("NET is required (or --example for the bundled examples)")
         if not args.blobs:
-            return _usage_error("--blobs REF is required: the reference blobs to verify")
+            raise UsageError("--blobs REF is required: the reference blobs to verify")
     if args.force and not args.plot:
-        return _usage_error("--force applies to --plot only")
+        raise UsageError("--force applies to --plot only")
     if args.against_max_ulp is not None and not args.against:
-        return _usage_error("--against-max-ulp needs --against FRAMEWORK")
+        raise UsageError("--against-max-ulp needs --against FRAMEWORK")
     if args.native and not args.against:
-        return _usage_error("--native needs --against FRAMEWORK")
+        raise UsageError("--native needs --against FRAMEWORK")
     if args.plot:
-        from caffe_lrn.io.files import check_output_path
-
         check_output_path(args.plot, args.force)  # refuse before the work, not after
-
-    from caffe_lrn.verify import report as render
-    from caffe_lrn.verify.check import verify_paths
 
     if args.example:
         reports = _run_examples(args)
@@ -162,8 +148,6 @@ def run(args):
     else:
         sys.stdout.write(render.render_text(reports))
     if args.plot:
-        from caffe_lrn.verify.plot import plot_channel_ulps
-
         plot_channel_ulps(reports, args.plot, force=args.force)
         if not args.json:
             print(f"plot: per-channel max ULP written to {args.plot}")
@@ -172,9 +156,6 @@ def run(args):
 
 
 def _run_examples(args):
-    from caffe_lrn.verify.examples import EXAMPLES, example_paths
-    from caffe_lrn.verify.check import verify_paths
-
     reports = []
     for example in EXAMPLES:
         with example_paths(example) as (net, blobs):
@@ -187,9 +168,6 @@ def _run_examples(args):
 
 
 def _render_examples(reports, args):
-    from caffe_lrn.verify import report as render
-    from caffe_lrn.verify.examples import EXAMPLES, PROVENANCE
-
     about = {example.title: example for example in EXAMPLES}
     lines = [
         "caffe-lrn verify --example",
@@ -232,7 +210,5 @@ def _render_examples(reports, args):
 
 
 def _wrap(text, width=79, indent=""):
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width, initial_indent=indent,
                                    subsequent_indent=indent))

@@ -14,16 +14,16 @@ when present, is what the result is checked against, and any difference is repor
 """
 from dataclasses import dataclass, field
 
-from caffe_lrn.convert.onnx_params import caffe_to_onnx, onnx_to_caffe
-from caffe_lrn.convert.records import WithinComposite, int_value
+from caffe_lrn.convert.records import FRAMEWORKS, WithinComposite, int_value
 from caffe_lrn.convert.tf_params import caffe_to_tf, composite_to_caffe, tf_to_caffe
-from caffe_lrn.convert.torch_params import caffe_to_torch, torch_to_caffe
+from caffe_lrn.convert.size_scaled import (
+    caffe_to_onnx, caffe_to_torch, onnx_to_caffe, torch_to_caffe,
+)
 from caffe_lrn.errors import CaffeLRNError, ConversionError, InputFileError
 from caffe_lrn.params import LRNParams
 
 FORMAT = "caffe-lrn-convert"
 VERSION = 1
-TARGETS = ("tf", "torch", "onnx")
 LAYOUTS = {"tf": ("NCHW", "NHWC"), "torch": ("NCHW", "NCHW"), "onnx": ("NCHW", "NCHW")}
 _TO = {"tf": caffe_to_tf, "torch": caffe_to_torch, "onnx": caffe_to_onnx}
 _BACK = {"tf": tf_to_caffe, "torch": torch_to_caffe, "onnx": onnx_to_caffe}
@@ -44,7 +44,7 @@ class LayerRecord:
 def layer_entry(layer, to):
     """The document entry for one layer (``name``, ``bottom``, ``top``, ``params``)."""
     if to not in _TO:
-        raise ConversionError(f"target must be one of {', '.join(TARGETS)}, got {to!r}")
+        raise ConversionError(f"target must be one of {', '.join(FRAMEWORKS)}, got {to!r}")
     conversion = _TO[to](layer.params)
     target = conversion.target
     described = {"framework": to, "op": target.op, "params": target.as_dict()}
@@ -79,7 +79,7 @@ def _back(target, where):
     framework = _field(target, "framework", where, str)
     params = _field(target, "params", where, dict)
     if framework not in _BACK:
-        raise InputFileError(f"{where}: framework must be one of {', '.join(TARGETS)}, "
+        raise InputFileError(f"{where}: framework must be one of {', '.join(FRAMEWORKS)}, "
                              f"got {framework!r}")
     if target.get("op") == WithinComposite.op:
         composite = WithinComposite(

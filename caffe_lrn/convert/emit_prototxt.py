@@ -1,12 +1,6 @@
 """Write LRN layers as Caffe prototxt text (current ``layer { ... }`` form)."""
-import numpy as np
-
+from caffe_lrn.numerics.shortest import float32_text
 from caffe_lrn.params import LRNParams
-
-
-def float_text(value):
-    """The shortest decimal that reads back as the same float32 (``0.0001``, ``5e-05``)."""
-    return str(np.float32(value))
 
 
 def _quote(text):
@@ -21,10 +15,10 @@ def layer_text(name, bottom, top, params, notes=()):
     lines += ["layer {", f"  name: {_quote(name)}", '  type: "LRN"',
               f"  bottom: {_quote(bottom)}", f"  top: {_quote(top)}", "  lrn_param {",
               f"    local_size: {params.local_size}",
-              f"    alpha: {float_text(params.alpha)}",
-              f"    beta: {float_text(params.beta)}",
+              f"    alpha: {float32_text(params.alpha)}",
+              f"    beta: {float32_text(params.beta)}",
               f"    norm_region: {params.norm_region}",
-              f"    k: {float_text(params.k)}"]
+              f"    k: {float32_text(params.k)}"]
     if params.engine != "DEFAULT":
         lines.append(f"    engine: {params.engine}")
     lines += ["  }", "}"]

@@ -7,6 +7,7 @@ copied from :mod:`caffe_lrn.convert.tf_ops`, the same code ``run_layer("tf", ...
 """
 import inspect
 
+from caffe_lrn import __version__
 from caffe_lrn.convert import tf_ops
 from caffe_lrn.convert.naming import python_name
 from caffe_lrn.convert.records import WithinComposite
@@ -69,8 +70,6 @@ def emit_python(layers, source="a Caffe net"):
     ``layers``: records with ``name``, ``bottom``, ``top`` and ``params`` (LRNParams), e.g.
     :class:`caffe_lrn.nets.lrn_layers.LRNLayerInfo`.
     """
-    from caffe_lrn import __version__
-
     parts = [HEADER.format(source=str(source), version=__version__)]
     for block in (tf_ops.across_caffe_order, tf_ops.across_native, tf_ops.within_composite):
         parts.append(inspect.getsource(block))

@@ -25,50 +25,30 @@ import os
 import numpy as np
 
 from caffe_lrn.convert import tf_ops
-from caffe_lrn.convert.onnx_params import caffe_to_onnx
-from caffe_lrn.convert.records import NCHW_TO_NHWC, NHWC_TO_NCHW, WithinComposite, as_lrn_params
+from caffe_lrn.convert.records import (
+    FRAMEWORKS, NCHW_TO_NHWC, NHWC_TO_NCHW, WithinComposite, as_lrn_params,
+)
 from caffe_lrn.convert.tf_params import caffe_to_tf
-from caffe_lrn.convert.torch_params import caffe_to_torch
-from caffe_lrn.errors import BlobError, ConversionError, MissingDependencyError
+from caffe_lrn.convert.size_scaled import caffe_to_onnx, caffe_to_torch
+from caffe_lrn.errors import BlobError, ConversionError
+from caffe_lrn.optional import require
 
-FRAMEWORKS = ("tf", "torch", "onnx")
-_EXTRAS = {
-    "tf": ("TensorFlow", "pip install 'caffe-lrn[tf]'"),
-    "torch": ("PyTorch", "pip install torch==2.13.0 (the CPU wheel) or 'caffe-lrn[torch]'"),
-    "onnx": ("ONNX and ONNX Runtime", "pip install 'caffe-lrn[onnx]'"),
-}
-
-
-def _missing(framework, exc):
-    name, how = _EXTRAS[framework]
-    return MissingDependencyError(f"{name} is not installed ({exc}); install it with: {how}")
 
 
 def import_tf():
     """TensorFlow, quiet about its start-up logging, or MissingDependencyError."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise _missing("tf", exc) from None
-    return tf
+    return require("tensorflow", "tf", name="TensorFlow")
 
 
 def import_torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise _missing("torch", exc) from None
-    return torch
+    return require("torch", "torch", name="PyTorch",
+                   hint="pip install torch==2.13.0 (the CPU wheel) or 'caffe-lrn[torch]'")
 
 
 def import_onnx():
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError as exc:
-        raise _missing("onnx", exc) from None
-    return onnx, onnxruntime
+    return (require("onnx", "onnx", name="ONNX"),
+            require("onnxruntime", "onnx", name="ONNX Runtime"))
 
 
 def _check_bottom(bottom):

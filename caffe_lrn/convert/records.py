@@ -13,6 +13,10 @@ NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
 IDENTITY = (0, 1, 2, 3)
 
+#: The frameworks a Caffe LRN layer converts to and runs in (``convert --to``,
+#: ``verify --against``), each with a module of parameter conversion.
+FRAMEWORKS = ("tf", "torch", "onnx")
+
 
 def float32_value(name, value):
     """``value`` rounded to float32 (as a Python float); a ConversionError if it is unusable."""

@@ -22,6 +22,7 @@ from caffe_lrn.convert.records import (
     float32_value, int_value,
 )
 from caffe_lrn.errors import ConversionError
+from caffe_lrn.numerics.ulp import ulp_distance
 from caffe_lrn.params import ACROSS_CHANNELS, WITHIN_CHANNEL, LRNParams
 
 MAX_LOCAL_SIZE = 0xFFFFFFFF
@@ -38,8 +39,6 @@ def alpha_times_size(alpha_tf, local_size):
 
 
 def _ulps(a, b):
-    from caffe_lrn.numerics.ulp import ulp_distance
-
     return int(np.max(ulp_distance(np.float32(a), np.float32(b))))
 
 

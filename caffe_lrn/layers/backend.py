@@ -17,6 +17,7 @@ threads); the results never depend on the split.
 import os
 
 from caffe_lrn.errors import MissingDependencyError, ParameterError
+from caffe_lrn.optional import require
 
 ENV_BACKEND = "CAFFE_LRN_BACKEND"
 ENV_THREADS = "CAFFE_LRN_THREADS"
@@ -33,8 +34,8 @@ def _load_kernels():
         try:
             # The one import of the compiled kernels: importing them imports numba, an
             # optional dependency, so it happens here, on first use, and nowhere else.
-            from caffe_lrn.kernels import lrn as kernels
-        except ImportError as exc:
+            kernels = require("caffe_lrn.kernels.lrn", "fast", name="numba")
+        except MissingDependencyError as exc:
             _numba_state["ok"] = False
             _numba_state["why"] = str(exc)
         else:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caffe_lrn.convert import frameworks
+from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.errors import (
     CaffeLRNError, LayerNotFoundError, MissingDependencyError, ParameterError,
 )
@@ -39,8 +40,6 @@ from caffe_lrn.verify.comparison import BlobComparison
 PASS = "pass"
 FAIL = "fail"
 UNVERIFIABLE = "unverifiable"
-
-FRAMEWORKS = ("tf", "torch", "onnx")
 
 # Images per forward call: bounded memory on large (memory-mapped) blobs, and a progress
 # step per chunk. LRN normalizes each image on its own, so chunking does not change a bit.

@@ -7,20 +7,15 @@ import math
 
 import numpy as np
 
-from caffe_lrn.errors import MissingDependencyError
+from caffe_lrn.errors import BlobError
 from caffe_lrn.io.files import check_output_path, write_atomic
+from caffe_lrn.optional import require
 
 
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise MissingDependencyError(
-            "--plot needs matplotlib: pip install 'caffe-lrn[plot]'") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    matplotlib = require("matplotlib", "plot", name="matplotlib (for --plot)")
+    matplotlib.use("Agg", force=True)  # files only: no display needed
+    return require("matplotlib.pyplot", "plot", name="matplotlib (for --plot)")
 
 
 def channel_series(reports):
@@ -41,8 +36,6 @@ def plot_channel_ulps(reports, path, force=False):
     plt = _pyplot()
     series = channel_series(reports)
     if not series:
-        from caffe_lrn.errors import BlobError
-
         raise BlobError("nothing to plot: no layer could be compared")
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 1.9 * len(series) + 0.6),
                              squeeze=False)

@@ -46,6 +46,8 @@ no such numbers); every other number is a JSON number.
 import json
 import math
 
+from caffe_lrn import __version__
+from caffe_lrn.tables import format_table
 from caffe_lrn.verify.check import FAIL, PASS, UNVERIFIABLE
 
 SCHEMA = "caffe-lrn/verify/1"
@@ -120,8 +122,6 @@ def summary(reports):
 def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=False,
             fast=False):
     """The JSON document (a dict) for a list of :class:`NetReport`."""
-    from caffe_lrn import __version__
-
     document = {
         "schema": SCHEMA,
         "caffe_lrn_version": __version__,
@@ -210,22 +210,14 @@ COMPACT = ("layer", "bottom -> top", "region", "shape", "differing/compared", "m
 def render_table(report, compact=False):
     rows = table_rows(report)
     if not compact:
-        return format_table(HEADER, rows)
+        return _format_table(HEADER, rows)
     keep = [HEADER.index(name) for name in COMPACT]
-    return format_table(list(COMPACT), [[row[i] for i in keep] for row in rows])
+    return _format_table(list(COMPACT), [[row[i] for i in keep] for row in rows])
 
 
-def format_table(header, rows, indent="  "):
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    left = {0, 1, 2, 3, len(header) - 1}
-
-    def line(row):
-        cells = [str(cell).ljust(w) if i in left else str(cell).rjust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
-        return (indent + "  ".join(cells)).rstrip()
-
-    rule = indent + "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule] + [line(row) for row in rows])
+def _format_table(header, rows):
+    # Names and shapes left, numbers right; the result column (last) left.
+    return "\n".join(format_table(header, rows, right=range(4, len(header) - 1), indent="  "))
 
 
 def _value(x):
