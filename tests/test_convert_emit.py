@@ -15,7 +15,7 @@ from caffe_lrn.convert.emit_python import emit_python
 from caffe_lrn.convert.naming import python_name
 from caffe_lrn.convert.records import TFLRN
 from caffe_lrn.convert.tf_params import alpha_over_size, alpha_times_size
-from caffe_lrn.errors import ConversionError, InputFileError
+from caffe_lrn.errors import ConversionError, InputFileError, MissingDependencyError
 from conftest import BVLC_NETS, EXAMPLES
 
 BVLC = sorted(BVLC_NETS.glob("*.prototxt"))
@@ -56,24 +56,41 @@ def test_emitted_module_imports_without_tensorflow(tmp_path, monkeypatch):
     assert module.LAYERS["pool1/norm1"] is module.pool1_norm1
     assert module.SOURCE == "googlenet_deploy.prototxt"
     assert "depth_radius 2" in module.pool1_norm1.__doc__
-    with pytest.raises(ImportError):
+    with pytest.raises(MissingDependencyError, match="TensorFlow is not installed"):
         module.pool1_norm1(np.ones((1, 2, 2, 3), np.float32))
 
 
 def test_emitted_module_carries_the_float32_parameters():
     layers = lrn_layers(load_net(EXAMPLES / "alexnet_deploy.prototxt"))
     text = emit_python(layers)
+    alpha = layers[0].params.alpha  # Caffe's float32 alpha, as a Python float
+    assert alpha != 1e-4 and np.float32(alpha) == np.float32(1e-4)
+    assert (f"_lrn(x, caffe_order, local_size=5, alpha={alpha!r}, beta=0.75, k=1.0, "
+            "norm_region='ACROSS_CHANNELS')") in text
     alpha_tf = caffe_to_tf(layers[0].params).target.alpha
-    assert f"across_caffe_order(tf, x, 5, {alpha_tf!r}, 1.0, 0.75)" in text
-    assert f"across_native(tf, x, 2, 1.0, {alpha_tf!r}, 0.75)" in text
+    assert f"alpha {alpha_tf!r}" in text  # the TF parameters, in the docstring
     compile(text, "emitted", "exec")
+
+
+def test_emitted_module_keeps_hostile_names_as_data(tmp_path):
+    """A layer or blob name closing a docstring or a string stays a string."""
+    from caffe_lrn.convert.document import LayerRecord
+    from caffe_lrn.params import LRNParams
+
+    hostile = 'x"""\nimport os; os.system("echo pwned")\n"""' + "'" * 3
+    record = LayerRecord(hostile, hostile + "b", hostile + "t", LRNParams(local_size=3))
+    path = tmp_path / "hostile_lrn.py"
+    path.write_text(emit_python([record]))
+    module = import_module_from(path, "hostile_lrn")
+    assert list(module.LAYERS) == [hostile]
+    assert repr(hostile) in module.LAYERS[hostile].__doc__
 
 
 def test_emitted_within_layer_uses_the_composite():
     layers = lrn_layers(load_net(EXAMPLES / "cifar10_full_deploy.prototxt"))
     text = emit_python(layers)
-    assert text.count("return within_composite(_tf(), x, 3,") == 2
-    assert "local_response_normalization(x, depth_radius=3" not in text
+    assert text.count("norm_region='WITHIN_CHANNEL')") == 2
+    assert "norm_region='ACROSS_CHANNELS'" not in text
 
 
 @pytest.mark.parametrize("value", [1e-4, 5e-05, 0.75, 1.0, 2.0, 1e-10, 3e7, 0.1, 1.9999999e-05])

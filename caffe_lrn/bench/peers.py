@@ -30,6 +30,7 @@ from caffe_lrn import __version__
 from caffe_lrn.errors import CaffeLRNError, MissingDependencyError
 from caffe_lrn.layers.backend import resolve_backend
 from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.frameworks import onnx as onnx_layers, tf_ops, torch as torch_layers
 from caffe_lrn.numerics.shortest import float32_text
 from caffe_lrn.optional import require
 
@@ -163,20 +164,11 @@ def _torch_threads(n):
 
 def _prepare_torch(case, bottom, top_diff, threads):
     torch = _import("torch")
-    import torch.nn.functional as F
-
-    p = case.params
     x = torch.from_numpy(bottom).requires_grad_(True)
     dy = torch.from_numpy(top_diff)
-    if p.within:
-        n, pad = p.local_size, p.pre_pad
 
-        def lrn(t):
-            pool = F.avg_pool2d(t * t, n, stride=1, padding=pad, count_include_pad=True)
-            return t * torch.pow(pool * p.alpha + 1.0, -p.beta)
-    else:
-        def lrn(t):
-            return F.local_response_norm(t, p.local_size, alpha=p.alpha, beta=p.beta, k=p.k)
+    def lrn(t):
+        return torch_layers.lrn(t, case.params, form="native")
 
     def forward():
         with torch.no_grad():
@@ -190,8 +182,9 @@ def _prepare_torch(case, bottom, top_diff, threads):
     def to_numpy(t):
         return t.detach().numpy()
 
-    note = ("torch: WITHIN_CHANNEL as pow(1 + alpha*avg_pool2d(x^2), -beta)*x; "
-            "backward = autograd.grad on a retained graph")
+    note = ("torch: caffe_lrn.frameworks.torch's native form (F.local_response_norm; "
+            "WITHIN_CHANNEL as its avg_pool2d composite); backward = autograd.grad on a "
+            "retained graph")
     return Runner(forward=forward, backward=backward, top_of=to_numpy,
                   bottom_diff_of=to_numpy, note=note)
 
@@ -218,24 +211,11 @@ def _tf_threads(n):
 
 def _prepare_tf(case, bottom, top_diff, threads):
     tf = _import("tensorflow")
-    p = case.params
     x = tf.constant(np.ascontiguousarray(bottom.transpose(0, 2, 3, 1)))
     dy = tf.constant(np.ascontiguousarray(top_diff.transpose(0, 2, 3, 1)))
-    if p.within:
-        n, pad = p.local_size, p.pre_pad
-        alpha = np.float32(p.alpha)
 
-        def lrn(t):
-            sq = tf.pad(t * t, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-            pool = tf.nn.avg_pool2d(sq, n, 1, "VALID")
-            return t * tf.pow(pool * alpha + 1.0, -np.float32(p.beta))
-    else:
-        # Caffe's alpha_over_size, divided in float32 (LRN-SPEC section 6).
-        alpha_tf = float(np.float32(p.alpha) / np.float32(p.local_size))
-
-        def lrn(t):
-            return tf.nn.local_response_normalization(
-                t, depth_radius=p.pre_pad, bias=p.k, alpha=alpha_tf, beta=p.beta)
+    def lrn(t):
+        return tf_ops.lrn(tf, t, case.params, form="native")
 
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -247,8 +227,9 @@ def _prepare_tf(case, bottom, top_diff, threads):
     def to_nchw(t):
         return np.ascontiguousarray(t.numpy().transpose(0, 3, 1, 2))
 
-    note = ("tf: timed on NHWC input (transpose outside the timing); WITHIN_CHANNEL as "
-            "explicit zero pad + VALID avg_pool2d; backward = GradientTape.gradient")
+    note = ("tf: caffe_lrn.frameworks.tf_ops's native form on NHWC input (transpose "
+            "outside the timing; WITHIN_CHANNEL as its zero pad + VALID avg_pool2d "
+            "composite); backward = GradientTape.gradient")
     return Runner(forward=lambda: lrn(x), backward=backward, top_of=to_nchw,
                   bottom_diff_of=to_nchw, note=note)
 
@@ -262,40 +243,10 @@ def _probe_ort():
 
 
 def lrn_onnx_model(params, shape):
-    """An in-memory ONNX model computing the layer (LRN op, or the WITHIN composite)."""
-    onnx = _import("onnx")
-    from onnx import TensorProto, helper
-
-    p = params
-    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))
-    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(shape))
-    initializers = []
-    if p.within:
-        n, pad = p.local_size, p.pre_pad
-
-        def scalar(name, value):
-            initializers.append(helper.make_tensor(name, TensorProto.FLOAT, [],
-                                                   [float(np.float32(value))]))
-        scalar("alpha", p.alpha)
-        scalar("one", 1.0)
-        scalar("neg_beta", -p.beta)
-        nodes = [
-            helper.make_node("Mul", ["x", "x"], ["sq"]),
-            helper.make_node("AveragePool", ["sq"], ["pool"], kernel_shape=[n, n],
-                             strides=[1, 1], pads=[pad, pad, pad, pad], count_include_pad=1),
-            helper.make_node("Mul", ["pool", "alpha"], ["scaled"]),
-            helper.make_node("Add", ["scaled", "one"], ["base"]),
-            helper.make_node("Pow", ["base", "neg_beta"], ["s"]),
-            helper.make_node("Mul", ["x", "s"], ["y"]),
-        ]
-    else:
-        nodes = [helper.make_node("LRN", ["x"], ["y"], size=p.local_size, alpha=p.alpha,
-                                  beta=p.beta, bias=p.k)]
-    graph = helper.make_graph(nodes, "caffe_lrn_bench", [x_info], [y_info], initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8  # opset 17's IR; newer onnx stamps versions older runtimes refuse
-    onnx.checker.check_model(model)
-    return model
+    """An in-memory ONNX model computing the layer (LRN op, or the WITHIN composite):
+    caffe_lrn.frameworks.onnx's native form, input "bottom", output "top"."""
+    _import("onnx")
+    return onnx_layers.layer_model(params, list(shape), form="native")
 
 
 def _prepare_ort(case, bottom, top_diff, threads):
@@ -307,7 +258,7 @@ def _prepare_ort(case, bottom, top_diff, threads):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
-    feed = {"x": bottom}
+    feed = {"bottom": bottom}
     return Runner(forward=lambda: session.run(None, feed)[0],
                   note="ort: forward only (no training runtime); WITHIN_CHANNEL as a "
                        "Mul/AveragePool/Pow graph")

@@ -9,6 +9,7 @@ import json
 import sys
 
 from caffe_lrn.bench import measure as bench, peers as bench_peers, report as bench_report
+from caffe_lrn.bench.forms import format_forms, measure_forms
 from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK
 from caffe_lrn.io.files import check_output_path, write_text
 
@@ -83,6 +84,11 @@ def add_arguments(parser):
                         help="also write the report as JSON to PATH ('-' for stdout, "
                              "then the table goes to stderr)")
     parser.add_argument("--force", action="store_true", help="overwrite the --json file")
+    parser.add_argument("--forms", action="store_true",
+                        help="also time the framework layers' caffe-order form against the "
+                             "native op, forward and gradient: TensorFlow eager, tf.function "
+                             "and XLA, PyTorch eager and compiled (in this process, 1 thread; "
+                             "minutes)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if any performance-goal flag is FAIL")
 
@@ -99,8 +105,14 @@ def config_from_args(args):
 def run(args):
     if args.json and args.json != "-":
         check_output_path(args.json, force=args.force)  # refuse before minutes of timing
-    report = bench.run(config_from_args(args), in_process=args.in_process)
+    config = config_from_args(args)
+    report = bench.run(config, in_process=args.in_process)
     text = bench_report.format_report(report)
+    if args.forms:
+        report["forms"] = measure_forms(config["cases"], config["passes"],
+                                        repeat=config["repeat"], warmup=config["warmup"],
+                                        budget=config["budget"], quick=config["quick"])
+        text += "\n" + format_forms(report["forms"])
     document = json.dumps(report, indent=2, allow_nan=False) + "\n"
     if args.json == "-":
         sys.stderr.write(text)

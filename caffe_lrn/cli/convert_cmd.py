@@ -1,7 +1,8 @@
 """``caffe-lrn convert``: a net's LRN layers to TF/PyTorch/ONNX conventions, and back.
 
     caffe-lrn convert NET --to tf|torch|onnx [-o OUT.json]      the conversion document
-    caffe-lrn convert NET --to tf --emit python -o OUT.py         a standalone TF module
+    caffe-lrn convert NET --to tf --emit python -o OUT.py         a TF module (Keras layer shim)
+    caffe-lrn convert NET --to onnx --emit onnx -o OUT.onnx       an ONNX model of the LRN layers
     caffe-lrn convert SPEC.json --to caffe [-o OUT.prototxt]      the layers back as prototxt
 
 Without ``-o`` the result goes to stdout. An existing output is never replaced without
@@ -18,11 +19,13 @@ from caffe_lrn.convert.emit_prototxt import emit_prototxt
 from caffe_lrn.convert.emit_python import emit_python
 from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.errors import InputFileError
-from caffe_lrn.io.files import check_output_path, write_text
+from caffe_lrn.frameworks.onnx import net_model
+from caffe_lrn.io.files import check_output_path, write_bytes, write_text
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
 
-EMITS = ("json", "python")
+EMITS = ("json", "python", "onnx")
+FORMS = ("native", "caffe-order")
 
 
 def register(subparsers):
@@ -38,7 +41,13 @@ def register(subparsers):
                         help="target convention")
     parser.add_argument("--emit", choices=EMITS, default="json",
                         help="json: the conversion document (default); python: a "
-                             "standalone module of TF functions (--to tf only)")
+                             "module of TF functions (--to tf only); onnx: an ONNX model "
+                             "of the net's LRN layers, one input and output per layer named "
+                             "after its blobs (--to onnx only, needs -o)")
+    parser.add_argument("--form", choices=FORMS, default=None,
+                        help="with --emit onnx: native (ONNX LRN nodes, default) or "
+                             "caffe-order (Caffe's running window as a Scan, within 2 ULP "
+                             "of Caffe); WITHIN_CHANNEL layers are a composite in both")
     parser.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     parser.set_defaults(func=run)
@@ -86,6 +95,11 @@ def to_caffe(args):
 def from_caffe(args):
     if args.emit == "python" and args.to != "tf":
         raise UsageError("--emit python writes TensorFlow code; use it with --to tf")
+    if args.emit == "onnx" and (args.to != "onnx" or not args.output):
+        raise UsageError("--emit onnx writes a binary ONNX model; use it with --to onnx "
+                         "and -o OUT.onnx")
+    if args.form is not None and args.emit != "onnx":
+        raise UsageError("--form applies to --emit onnx")
     _check_output_first(args)
     layers = lrn_layers(load_net(args.input))
     if not layers:
@@ -96,6 +110,9 @@ def from_caffe(args):
             _warn(entry["name"], [note for note in entry["notes"]])
     if args.emit == "python":
         _write(args, emit_python(layers, source=args.input))
+    elif args.emit == "onnx":
+        model = net_model(layers, form=args.form or "native")
+        write_bytes(args.output, model.SerializeToString(), force=args.force)
     else:
         _write(args, json.dumps(document, indent=2) + "\n")
     return EXIT_OK

@@ -1,36 +1,44 @@
-"""Write a standalone Python module holding a net's LRN layers as TensorFlow functions.
+"""Write a Python module holding a net's LRN layers as TensorFlow functions.
 
 The module has one function per LRN layer (NHWC in, NHWC out), named from the Caffe layer
-name, and a dict ``LAYERS`` mapping each Caffe layer name to its function. It imports
-TensorFlow itself, inside the functions, and nothing from caffe-lrn: the building blocks are
-copied from :mod:`caffe_lrn.convert.tf_ops`, the same code ``run_layer("tf", ...)`` runs.
+name, and a dict ``LAYERS`` mapping each Caffe layer name to its function. It is a thin shim
+over the Keras layer :class:`caffe_lrn.frameworks.keras.CaffeLRN` (one home for the TF
+forms): each function builds that layer from Caffe's parameters, written into the module as
+float literals, on its first call. Importing the module imports neither TensorFlow nor
+caffe-lrn; calling a function needs both.
 """
-import inspect
-
 from caffe_lrn import __version__
-from caffe_lrn.convert import tf_ops
 from caffe_lrn.convert.naming import python_name
 from caffe_lrn.convert.records import WithinComposite
 from caffe_lrn.convert.tf_params import caffe_to_tf
 
 HEADER = '''"""TensorFlow versions of the LRN layers of {source}.
 
-Written by caffe-lrn {version}. Each function takes an NHWC float32 tensor and returns NHWC
-(Caffe's NCHW blob is ``tf.transpose(blob, (0, 2, 3, 1))``). ACROSS_CHANNELS layers run in
-Caffe's order of operations by default (``caffe_order=True``), which follows Caffe's running
-channel window to within a few float32 ULPs; ``caffe_order=False`` calls
-``tf.nn.local_response_normalization`` with the converted parameters instead.
-WITHIN_CHANNEL layers have no TF op and always run a composite of tf ops.
+Written by caffe-lrn {version}. Each function takes an NHWC tensor and returns NHWC (Caffe's
+NCHW blob is ``tf.transpose(blob, (0, 2, 3, 1))``); each is the Keras layer
+``caffe_lrn.frameworks.keras.CaffeLRN`` built from the Caffe layer's parameters, so a model
+can hold the layer itself instead (``CaffeLRN.from_caffe(net, name)``), and save and load it.
+ACROSS_CHANNELS layers run in Caffe's order of operations by default (``caffe_order=True``),
+which follows Caffe's running channel window to within 2 float32 ULPs;
+``caffe_order=False`` calls ``tf.nn.local_response_normalization`` with the converted
+parameters instead. WITHIN_CHANNEL layers have no TF op and always run a composite of tf ops.
 ``LAYERS`` maps each Caffe layer name to its function.
 """
 
 SOURCE = {source!r}
+_BUILT = {{}}
 
 
-def _tf():
-    import tensorflow as tf
+def _lrn(x, caffe_order, **caffe_params):
+    """The Keras CaffeLRN layer for ``caffe_params`` (built once per form) applied to x."""
+    key = (caffe_order, tuple(sorted(caffe_params.items())))
+    layer = _BUILT.get(key)
+    if layer is None:
+        from caffe_lrn.frameworks.keras import CaffeLRN
 
-    return tf
+        form = "caffe-order" if caffe_order else "native"
+        layer = _BUILT[key] = CaffeLRN(form=form, **caffe_params)
+    return layer(x)
 '''
 
 
@@ -38,50 +46,37 @@ def _literal(value):
     return repr(float(value))
 
 
-def _across_function(name, layer, params, tf_param):
-    doc = (f'"""Caffe layer {layer.name!r} ({layer.bottom} -> {layer.top}): ACROSS_CHANNELS, '
-           f"local_size {params.local_size}, alpha {params.alpha:g}, beta {params.beta:g}, "
-           f"k {params.k:g}.\n\n    TF: depth_radius {tf_param.depth_radius}, bias "
-           f'{tf_param.bias:g}, alpha {tf_param.alpha!r}, beta {tf_param.beta:g}.\n    """')
+def _function(name, layer, params, target):
+    if isinstance(target, WithinComposite):
+        doc = (f"Caffe layer {layer.name!r} ({layer.bottom!r} -> {layer.top!r}): "
+               f"WITHIN_CHANNEL, local_size {target.local_size}, alpha {params.alpha:g}, beta "
+               f"{params.beta:g} (k is ignored, the shift is 1).")
+    else:
+        doc = (f"Caffe layer {layer.name!r} ({layer.bottom!r} -> {layer.top!r}): "
+               f"ACROSS_CHANNELS, local_size {params.local_size}, alpha {params.alpha:g}, "
+               f"beta {params.beta:g}, k {params.k:g}.\n\nTF: depth_radius "
+               f"{target.depth_radius}, bias {target.bias:g}, alpha {target.alpha!r}, beta "
+               f"{target.beta:g}.")
     return (f"def {name}(x, caffe_order=True):\n"
-            f"    {doc}\n"
-            f"    tf = _tf()\n"
-            f"    if caffe_order:\n"
-            f"        return across_caffe_order(tf, x, {params.local_size}, "
-            f"{_literal(tf_param.alpha)}, {_literal(params.k)}, {_literal(params.beta)})\n"
-            f"    return across_native(tf, x, {tf_param.depth_radius}, "
-            f"{_literal(tf_param.bias)}, {_literal(tf_param.alpha)}, "
-            f"{_literal(tf_param.beta)})\n")
-
-
-def _within_function(name, layer, composite):
-    doc = (f'"""Caffe layer {layer.name!r} ({layer.bottom} -> {layer.top}): WITHIN_CHANNEL, '
-           f"local_size {composite.local_size}, alpha {composite.alpha:g}, beta "
-           f'{composite.beta:g} (k is ignored, the shift is 1).\n    """')
-    return (f"def {name}(x, caffe_order=True):\n"
-            f"    {doc}\n"
-            f"    return within_composite(_tf(), x, {composite.local_size}, "
-            f"{_literal(composite.alpha)}, {_literal(composite.beta)})\n")
+            f"    {doc!r}\n"  # a string literal: names from the net stay data
+            f"    return _lrn(x, caffe_order, local_size={params.local_size}, "
+            f"alpha={_literal(params.alpha)}, beta={_literal(params.beta)}, "
+            f"k={_literal(params.k)}, norm_region={params.norm_region!r})\n")
 
 
 def emit_python(layers, source="a Caffe net"):
     """The module's source text for ``layers``.
 
     ``layers``: records with ``name``, ``bottom``, ``top`` and ``params`` (LRNParams), e.g.
-    :class:`caffe_lrn.nets.lrn_layers.LRNLayerInfo`.
+    :class:`caffe_lrn.nets.lrn_layers.LRNLayerInfo`. Names from the net appear only in
+    string literals (``repr``) and in identifiers made by :func:`python_name`.
     """
     parts = [HEADER.format(source=str(source), version=__version__)]
-    for block in (tf_ops.across_caffe_order, tf_ops.across_native, tf_ops.within_composite):
-        parts.append(inspect.getsource(block))
     taken, entries = set(), []
     for layer in layers:
         name = python_name(layer.name, taken)
         taken.add(name)
-        target = caffe_to_tf(layer.params).target
-        if isinstance(target, WithinComposite):
-            parts.append(_within_function(name, layer, target))
-        else:
-            parts.append(_across_function(name, layer, layer.params, target))
+        parts.append(_function(name, layer, layer.params, caffe_to_tf(layer.params).target))
         entries.append(f"    {layer.name!r}: {name},")
     parts.append("LAYERS = {\n" + "\n".join(entries) + "\n}\n")
     return "\n\n".join(parts)

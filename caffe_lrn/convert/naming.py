@@ -23,5 +23,4 @@ def python_name(layer_name, taken=()):
 
 
 # Names the emitted module defines itself.
-RESERVED = frozenset({"LAYERS", "SOURCE", "tf", "across_caffe_order", "across_native",
-                      "within_composite"})
+RESERVED = frozenset({"LAYERS", "SOURCE", "_BUILT", "_lrn"})
