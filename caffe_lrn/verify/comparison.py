@@ -5,7 +5,32 @@ Distances are float32 ULPs (:mod:`caffe_lrn.numerics.ulp`).
 import numpy as np
 
 from caffe_lrn.errors import BlobError
-from caffe_lrn.numerics.ulp import bit_differs, blob_ulp_distance, count_differing, ulp_distance
+from caffe_lrn.numerics.ulp import blob_ulp_distance, differing_indices
+
+
+# Sums of whole numbers below this are exact in float64, whatever the order of addition.
+_EXACT_SUM = 2.0 ** 53
+
+
+def _sum_in_order(distance, finite, measured, size):
+    """The sum of the finite distances of a chunk, rounded as a sum over the whole chunk.
+
+    ``distance`` holds the chunk's elements at ``measured``; the rest are 0. Whole numbers
+    (float32 ULPs) add exactly, so their sum is the same in any order. Fractional ones
+    (float64 blobs) are added as NumPy adds the whole chunk's finite distances, zeros in
+    place, so the mean is the one a sweep over every element gives, to the last bit.
+    """
+    kept = distance[finite]
+    total = float(kept.sum())
+    if total < _EXACT_SUM and np.all(kept == np.floor(kept)):
+        return total
+    if measured.size == size:
+        return total
+    # The positions of the measured finite distances among the chunk's finite ones.
+    infinite_before = np.cumsum(~finite) - (~finite)
+    line = np.zeros(size - int(np.count_nonzero(~finite)), dtype=np.float64)
+    line[measured[finite] - infinite_before[finite]] = kept
+    return float(line.sum())
 
 
 def _as_float(value):
@@ -61,7 +86,14 @@ class BlobComparison:
         return self.nan_mismatch == 0 and self.inf_mismatch == 0
 
     def update(self, ours, reference, start=0):
-        """Add images ``start .. start + len(ours)`` to the comparison."""
+        """Add images ``start .. start + len(ours)`` to the comparison.
+
+        One sweep over the bits finds the elements that differ
+        (:func:`~caffe_lrn.numerics.ulp.differing_indices`); every metric is then computed
+        on those alone, since an element whose bits agree is 0 ULP, 0 apart and has the
+        same NaN/inf pattern. Blobs of two dtypes are the exception: an element equal after
+        rounding to float32 may still differ in ``max_abs``, so all elements are measured.
+        """
         ours = np.asarray(ours)
         reference = np.asarray(reference)
         if ours.shape != reference.shape:
@@ -69,10 +101,25 @@ class BlobComparison:
                             f"{reference.shape}")
         if ours.size == 0:
             return self
-        differs = bit_differs(ours, reference)
-        distance = blob_ulp_distance(ours, reference)
-        o64 = ours.astype(np.float64)
-        r64 = reference.astype(np.float64)
+        differing = differing_indices(ours, reference)
+        self.compared += int(ours.size)
+        self.differing += int(differing.size)
+        measured = (differing if ours.dtype == reference.dtype
+                    else np.arange(ours.size, dtype=np.intp))
+        if measured.size:
+            self._measure(ours, reference, measured, differing, start)
+        else:
+            self._ulp_finite += int(ours.size)
+        return self
+
+    def _measure(self, ours, reference, measured, differing, start):
+        """The metrics over the elements at flat indices ``measured`` (every other element
+        of the chunk is bit-identical: distance 0)."""
+        o = ours.reshape(-1)[measured]
+        r = reference.reshape(-1)[measured]
+        distance = blob_ulp_distance(o, r)
+        o64 = o.astype(np.float64)
+        r64 = r.astype(np.float64)
         finite = np.isfinite(o64) & np.isfinite(r64)
         with np.errstate(invalid="ignore", divide="ignore"):
             delta = np.abs(o64 - r64)
@@ -80,36 +127,65 @@ class BlobComparison:
         nan_o, nan_r = np.isnan(o64), np.isnan(r64)
         inf_o, inf_r = np.isinf(o64), np.isinf(r64)
 
-        self.compared += int(ours.size)
-        self.differing += int(np.count_nonzero(differs))
         if finite.any():
             self.max_abs = max(self.max_abs, float(delta[finite].max()))
             self.max_rel = max(self.max_rel, float(rel[finite].max()))
         self.max_ulp = max(self.max_ulp, float(distance.max()))
         finite_distance = np.isfinite(distance)
-        self._ulp_sum += float(distance[finite_distance].sum())
-        self._ulp_finite += int(np.count_nonzero(finite_distance))
+        unmeasured = ours.size - measured.size
+        self._ulp_sum += _sum_in_order(distance, finite_distance, measured, ours.size)
+        self._ulp_finite += int(np.count_nonzero(finite_distance)) + unmeasured
         self.nan_mismatch += int(np.count_nonzero(nan_o ^ nan_r))
         self.inf_mismatch += int(np.count_nonzero(
             (inf_o | inf_r) & ~(inf_o & inf_r & (o64 == r64))))
-        if distance.ndim > 1:
-            axes = (0,) + tuple(range(2, distance.ndim))
-            self.channel_max_ulp = np.maximum(self.channel_max_ulp, distance.max(axis=axes))
+        if ours.ndim > 1:
+            plane = int(np.prod(ours.shape[2:], dtype=np.int64))
+            channel = (measured // plane) % ours.shape[1]
+            np.maximum.at(self.channel_max_ulp, channel, distance)
         else:
             self.channel_max_ulp = np.maximum(self.channel_max_ulp, distance.max())
 
-        if differs.any():
-            # The largest ULP distance wins; among elements 0 ULP apart (+0 vs -0) a
-            # bitwise difference still names an element.
-            flat = int(np.argmax(distance)) if distance.max() > 0 else int(np.argmax(differs))
-            key = (float(distance.flat[flat]), True)
+        if differing.size:
+            # The largest ULP distance wins (the first one if tied: indices ascend); among
+            # elements 0 ULP apart (+0 vs -0) a bitwise difference still names an element.
+            if distance.max() > 0:
+                at = int(np.argmax(distance))
+                flat = int(measured[at])
+            else:
+                flat = int(differing[0])
+                at = int(np.searchsorted(measured, flat))
+            key = (float(distance[at]), True)
             if key > self._worst_key:
                 self._worst_key = key
-                index = np.unravel_index(flat, distance.shape)
+                index = np.unravel_index(flat, ours.shape)
                 self.worst_index = (int(index[0]) + start,) + tuple(int(i) for i in index[1:])
-                self.worst_reference = float(reference.flat[flat])
-                self.worst_ours = float(ours.flat[flat])
-                self.worst_ulp = float(distance.flat[flat])
+                self.worst_reference = float(r[at])
+                self.worst_ours = float(o[at])
+                self.worst_ulp = float(distance[at])
+
+    def merge(self, other):
+        """Add ``other``, the comparison of the images that follow this one's.
+
+        Comparisons of consecutive runs of images, merged in order, give the fields one
+        :meth:`update` after another would have given (the worst element too: an earlier
+        run wins a tie).
+        """
+        self.compared += other.compared
+        self.differing += other.differing
+        self.max_abs = max(self.max_abs, other.max_abs)
+        self.max_rel = max(self.max_rel, other.max_rel)
+        self.max_ulp = max(self.max_ulp, other.max_ulp)
+        self._ulp_sum += other._ulp_sum
+        self._ulp_finite += other._ulp_finite
+        self.nan_mismatch += other.nan_mismatch
+        self.inf_mismatch += other.inf_mismatch
+        self.channel_max_ulp = np.maximum(self.channel_max_ulp, other.channel_max_ulp)
+        if other._worst_key > self._worst_key:
+            self._worst_key = other._worst_key
+            self.worst_index = other.worst_index
+            self.worst_reference = other.worst_reference
+            self.worst_ours = other.worst_ours
+            self.worst_ulp = other.worst_ulp
         return self
 
     def passes(self, max_ulp=None):
