@@ -88,6 +88,9 @@ def register(subparsers):
                         help="working-memory budget that sets how many images are checked "
                              "at once (default 512M; e.g. 256M, 2G); memory-mapped .npy "
                              "blobs larger than memory are read a run of images at a time")
+    parser.add_argument("--threads", metavar="N", type=int, default=None,
+                        help="runs of images checked at once (default: CAFFE_LRN_THREADS, "
+                             "else every core); the report does not depend on it")
     parser.add_argument("--example", action="store_true",
                         help="verify the bundled BVLC examples (no NET/--blobs needed)")
     parser.set_defaults(func=run)
@@ -108,7 +111,7 @@ def _progress_factory(total, label, layer_count):
 def _options(args):
     budget = DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
-                fast=args.fast,
+                fast=args.fast, threads=args.threads,
                 against_max_ulp=args.against_max_ulp, native=args.native,
                 progress_factory=_progress_factory,
                 chunk_elements=elements_per_chunk(budget))
@@ -125,6 +128,8 @@ def run(args):
             raise UsageError("NET is required (or --example for the bundled examples)")
         if not args.blobs:
             raise UsageError("--blobs REF is required: the reference blobs to verify")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.force and not args.plot:
         raise UsageError("--force applies to --plot only")
     if args.against_max_ulp is not None and not args.against:

@@ -17,7 +17,10 @@ later layer's output, and any number computed from it would mislead.
 The functions here return plain records (:class:`NetReport`, :class:`LayerCheck`,
 :class:`FrameworkCheck`); :mod:`caffe_lrn.verify.report` renders them.
 """
+import collections
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +32,7 @@ from caffe_lrn.errors import (
 )
 from caffe_lrn.io.reference import open_blobs
 from caffe_lrn.io.stream import read_images
+from caffe_lrn.layers.backend import resolve_threads
 from caffe_lrn.layers.checks import native_dtype
 from caffe_lrn.layers.lrn import LRNLayer
 from caffe_lrn.nets.loader import load_net
@@ -226,15 +230,77 @@ def _run_framework(framework, params, bottom, reference, max_ulp, progress, nati
     return check
 
 
+def _images(blob, start, stop):
+    """Images ``start:stop``: read from the file for a memory-mapped blob, else a view."""
+    if isinstance(blob, np.memmap):
+        return _native(read_images(blob, start, stop))
+    return _native(blob[start:stop])
+
+
+def _compare_run(layer, bottom, top, start, stop):
+    """The comparison of images ``start:stop``: read, run, compare."""
+    ours = layer.forward(_images(bottom, start, stop))
+    return BlobComparison(top.shape).update(ours, _images(top, start, stop), start)
+
+
+def compare_runs(params, bottom, top, chunk_elements=CHUNK_ELEMENTS, threads=1,
+                 progress=None, fast=False):
+    """Run the engine on ``bottom`` and compare with ``top``, a run of images at a time.
+
+    With one thread the runs follow one another. With ``threads`` > 1 that many runs are in
+    flight at once, each read, run (by a one-thread engine) and compared on its own
+    thread, so reading one run overlaps computing another; each run then holds
+    ``chunk_elements / threads`` elements, so memory stays within the same bound. The
+    runs' comparisons are merged in order (:meth:`BlobComparison.merge`): the report is the
+    same for any thread count. Returns the :class:`BlobComparison`.
+    """
+    progress = progress or NoProgress()
+    threads = max(1, int(threads))
+    per_image = int(np.prod(bottom.shape[1:]))
+    comparison = BlobComparison(bottom.shape)
+    pieces = list(runs(bottom.shape[0], per_run(per_image, chunk_elements // threads)))
+    if threads == 1 or len(pieces) == 1:
+        layer = LRNLayer(params, exact=not fast, threads=threads)
+        for start, stop in pieces:
+            comparison.merge(_compare_run(layer, bottom, top, start, stop))
+            progress.advance((stop - start) * per_image)
+        return comparison
+    layers = threading.local()
+
+    def work(run):
+        if not hasattr(layers, "layer"):
+            layers.layer = LRNLayer(params, exact=not fast, threads=1)
+        return _compare_run(layers.layer, bottom, top, *run)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="caffe-lrn-verify") \
+            as pool:
+        pending = collections.deque()
+        for run in pieces:
+            if len(pending) >= threads:
+                _merge_next(pending, comparison, progress, per_image)
+            pending.append((run, pool.submit(work, run)))
+        while pending:
+            _merge_next(pending, comparison, progress, per_image)
+    return comparison
+
+
+def _merge_next(pending, comparison, progress, per_image):
+    (start, stop), future = pending.popleft()
+    comparison.merge(future.result())
+    progress.advance((stop - start) * per_image)
+
+
 def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None,
-                native=False, progress=None, chunk_elements=CHUNK_ELEMENTS, fast=False):
+                native=False, progress=None, chunk_elements=CHUNK_ELEMENTS, fast=False,
+                threads=1):
     """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore).
 
     ``fast``: run the engine's fast mode (``LRNLayer(exact=False)``), whose top is within
     2 float32 ULP of the exact engine's: against Caffe's bits it needs ``max_ulp=2``.
 
     Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
-    their files (:func:`caffe_lrn.io.stream.read_images`), so memory stays bounded.
+    their files (:func:`caffe_lrn.io.stream.read_images`), so memory stays bounded;
+    ``threads`` runs of images are read, run and compared at once (:func:`compare_runs`).
     """
     progress = progress or NoProgress()
     check = LayerCheck(layer=info.name, index=info.index, bottom=info.bottom, top=info.top,
@@ -259,14 +325,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
         check.reason = problem
         return check
 
-    layer = LRNLayer(info.params, exact=not fast)
-    comparison = BlobComparison(bottom.shape)
-    per_image = int(np.prod(bottom.shape[1:]))
-    for start, stop in runs(bottom.shape[0], per_run(per_image, chunk_elements)):
-        ours = layer.forward(_native(read_images(bottom, start, stop)))
-        comparison.update(ours, _native(read_images(top, start, stop)), start)
-        progress.advance((stop - start) * per_image)
-    check.comparison = comparison
+    comparison = check.comparison = compare_runs(info.params, bottom, top, chunk_elements,
+                                                 threads, progress, fast=fast)
     check.status = PASS if comparison.passes(max_ulp) else FAIL
     if not comparison.pattern_agrees:
         check.reason = (f"NaN/inf pattern differs: {comparison.nan_mismatch} NaN and "
@@ -288,7 +348,7 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
 def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
                native=False, progress_factory=None, net_path="", title=None,
-               chunk_elements=CHUNK_ELEMENTS, fast=False):
+               chunk_elements=CHUNK_ELEMENTS, fast=False, threads=None):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
 
     ``layers``: names to check (default: every LRN layer). ``against``: frameworks to run
@@ -298,7 +358,9 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     layer_count)`` returns a progress object (see :mod:`caffe_lrn.progress`); the total is
     counted in bottom elements (once for our engine, once per ``against`` framework).
     ``chunk_elements``: how many bottom elements (whole images) to process at once.
-    ``fast``: run the engine's fast mode (see :func:`check_layer`).
+    ``fast``: run the engine's fast mode (see :func:`check_layer`). ``threads``: runs of
+    images checked at once (default: ``CAFFE_LRN_THREADS``, else every core); the report
+    does not depend on it.
     Returns a :class:`NetReport`.
     """
     if max_ulp is not None and max_ulp < 0:
@@ -307,6 +369,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     if unknown:
         raise ParameterError(f"unknown framework {unknown[0]!r}; choose from "
                              f"{', '.join(FRAMEWORKS)}")
+    threads = resolve_threads(threads)
     infos = lrn_layers(net)
     if not infos:
         raise LayerNotFoundError(f"net {net.name or net_path!r} has no LRN layers to verify")
@@ -329,7 +392,8 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
                                              against=against,
                                              against_max_ulp=against_max_ulp,
                                              native=native, progress=progress,
-                                             chunk_elements=chunk_elements, fast=fast))
+                                             chunk_elements=chunk_elements, fast=fast,
+                                             threads=threads))
     return report
 
 
