@@ -149,13 +149,20 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
     assert code == 1
     assert set(document) == {"schema", "caffe_lrn_version", "passed", "policy", "summary",
                              "runs"}
-    assert document["schema"] == "caffe-lrn/verify/1"
+    assert document["schema"] == "caffe-lrn/verify/2"
     assert document["passed"] is False
     assert document["policy"] == {"max_ulp": None, "against": [], "against_max_ulp": None,
                                   "native": False, "fast": False}
-    assert document["summary"] == {"runs": 1, "layers": 2, "passed": 1, "failed": 1,
-                                   "unverifiable": 0, "compared": 96 * 27 * 27 + 256 * 13 * 13,
-                                   "differing": 1}
+    summary = document["summary"]
+    worst = summary.pop("worst")
+    per_layer = summary.pop("per_layer")
+    assert summary == {"runs": 1, "files": 1, "layers": 2, "passed": 1, "failed": 1,
+                       "unverifiable": 0, "compared": 96 * 27 * 27 + 256 * 13 * 13,
+                       "differing": 1}
+    assert (worst["blobs"], worst["layer"], worst["index"], worst["ulp"]) == (
+        ref, "norm1", [0, 95, 26, 0], 1.0)
+    assert [(t["layer"], t["runs"], t["differing"], t["failed"]) for t in per_layer] == [
+        ("norm1", 1, 1, 1), ("norm2", 1, 0, 0)]
     run = document["runs"][0]
     assert set(run) == {"title", "net", "net_name", "blobs", "blobs_format", "passed",
                         "layers"}

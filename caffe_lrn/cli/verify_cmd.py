@@ -1,6 +1,6 @@
 """``caffe-lrn verify``: check reference LRN activations against caffe-lrn's engine.
 
-    caffe-lrn verify NET --blobs REF [--layer NAME ...] [--max-ulp N] [--fast] [--json]
+    caffe-lrn verify NET --blobs REF [REF ...] [--layer NAME ...] [--max-ulp N] [--fast] [--json]
                      [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
                      [--plot OUT.png [--force]]
     caffe-lrn verify --example
@@ -17,9 +17,11 @@ from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
 from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
+from caffe_lrn.nets.loader import load_net
 from caffe_lrn.progress import Progress
 from caffe_lrn.verify import report as render
 from caffe_lrn.verify.check import verify_paths
+from caffe_lrn.verify.dumps import expand_references, verify_dumps
 from caffe_lrn.verify.examples import EXAMPLES, PROVENANCE, example_paths
 from caffe_lrn.verify.plot import plot_channel_ulps
 
@@ -37,6 +39,12 @@ NET: a Caffe net, text (.prototxt) or binary (.caffemodel), any format version.
 REF: an .npz keyed by Caffe blob names, or a directory of <blob>.npy or <blob>.binaryproto
 files (one per blob). In file names and npz keys '/' is written %2F and '%' is written %25
 (GoogLeNet's pool1/norm1 -> pool1%2Fnorm1.npy).
+
+Several dumps (a validation set dumped batch by batch): --blobs A.npz B.npz, --blobs DIR
+(a directory of .npz files) or --blobs 'DIR/*.npz'. Each file is checked as if alone, then
+the totals follow: elements, differing, per-layer totals and the worst element of all,
+named by file, layer and (n, c, h, w). Files are checked several at once when
+--max-memory allows.
 
 --example runs the bundled examples: three BVLC nets whose LRN blobs were dumped by a real
 Caffe build."""
@@ -58,8 +66,10 @@ def register(subparsers):
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("net", nargs="?", metavar="NET",
                         help="Caffe net: .prototxt or .caffemodel (text or binary)")
-    parser.add_argument("--blobs", metavar="REF",
-                        help="reference blobs: .npz, or a directory of .npy/.binaryproto files")
+    parser.add_argument("--blobs", metavar="REF", nargs="+",
+                        help="reference blobs: .npz, or a directory of .npy/.binaryproto "
+                             "files; several dumps: more files, a directory of .npz files "
+                             "or a glob ('dumps/*.npz'), each checked, then totals")
     parser.add_argument("--layer", action="append", metavar="NAME", dest="layers",
                         help="check only this LRN layer (repeatable; default: all)")
     parser.add_argument("--max-ulp", type=_non_negative, metavar="N", default=None,
@@ -68,7 +78,7 @@ def register(subparsers):
                         help="run the engine's fast mode (top within 2 ULP of the exact "
                              "engine: use with --max-ulp 2)")
     parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON (schema caffe-lrn/verify/1)")
+                        help="print the report as JSON (schema caffe-lrn/verify/2)")
     parser.add_argument("--against", action="append", choices=FRAMEWORKS, default=[],
                         metavar="FRAMEWORK",
                         help="also run each layer converted to FRAMEWORK (tf, torch, onnx) "
@@ -109,12 +119,15 @@ def _progress_factory(total, label, layer_count):
 
 
 def _options(args):
-    budget = DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
                 fast=args.fast, threads=args.threads,
                 against_max_ulp=args.against_max_ulp, native=args.native,
                 progress_factory=_progress_factory,
-                chunk_elements=elements_per_chunk(budget))
+                chunk_elements=elements_per_chunk(_budget(args)))
+
+
+def _budget(args):
+    return DEFAULT_MAX_MEMORY if args.max_memory is None else parse_size(args.max_memory)
 
 
 def run(args):
@@ -142,7 +155,7 @@ def run(args):
     if args.example:
         reports = _run_examples(args)
     else:
-        reports = [verify_paths(args.net, args.blobs, **_options(args))]
+        reports = _run_dumps(args)
 
     policy = dict(max_ulp=args.max_ulp, against=args.against,
                   against_max_ulp=args.against_max_ulp, native=args.native, fast=args.fast)
@@ -158,6 +171,21 @@ def run(args):
             print(f"plot: per-channel max ULP written to {args.plot}")
     sys.stdout.flush()
     return EXIT_OK if reports and all(r.passed for r in reports) else EXIT_FAILURE
+
+
+def _run_dumps(args):
+    references = expand_references(args.blobs)
+    if len(references) == 1:
+        return [verify_paths(args.net, references[0], **_options(args))]
+    options = _options(args)
+    options.pop("chunk_elements")
+    options["progress_factory"] = _dumps_progress_factory
+    return verify_dumps(load_net(args.net), references, net_path=args.net,
+                        max_memory=_budget(args), **options)
+
+
+def _dumps_progress_factory(total_bytes, label, file_count):
+    return Progress(total_bytes, label, stream=sys.stderr, enabled=None)
 
 
 def _run_examples(args):

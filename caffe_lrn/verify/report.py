@@ -1,9 +1,10 @@
 """Rendering verification reports: a readable table, and JSON with a fixed schema.
 
-JSON schema (``"schema": "caffe-lrn/verify/1"``)::
+JSON schema (``"schema": "caffe-lrn/verify/2"``; version 2 added the summary's ``files``,
+``worst`` and ``per_layer``, the totals of a run over many dumps)::
 
     {
-      "schema": "caffe-lrn/verify/1",
+      "schema": "caffe-lrn/verify/2",
       "caffe_lrn_version": "0.1.0",
       "passed": true,                     # every layer of every run passed
       "policy": {"max_ulp": null,         # null: bit-identical required; else N ULP allowed
@@ -11,8 +12,17 @@ JSON schema (``"schema": "caffe-lrn/verify/1"``)::
                  "against_max_ulp": null, # null: framework distances are informational
                  "native": false,         # true: the frameworks' own LRN ops were run
                  "fast": false},          # true: the engine's fast mode was checked
-      "summary": {"runs": 1, "layers": 2, "passed": 2, "failed": 0, "unverifiable": 0,
-                  "compared": 580800, "differing": 0},
+      "summary": {"runs": 1,              # one per (net, dump file)
+                  "files": 1,             # distinct dumps
+                  "layers": 2, "passed": 2, "failed": 0, "unverifiable": 0,
+                  "compared": 580800, "differing": 0,
+                  "worst": null,          # or {"blobs": dump, "layer": name,
+                                          #     "index": [n, c, h, w], "reference": r,
+                                          #     "ours": o, "ulp": d}: the largest ULP
+                                          #     distance of all (the first if tied)
+                  "per_layer": [{"layer": "norm1", "runs": 1, "passed": 1, "failed": 0,
+                                 "unverifiable": 0, "compared": 290400, "differing": 0,
+                                 "max_ulp": 0.0, "worst": null}, ...]},
       "runs": [{
         "title": null,                    # a name for bundled examples, else null
         "net": "alexnet_deploy.prototxt", "net_name": "AlexNet",
@@ -45,12 +55,13 @@ no such numbers); every other number is a JSON number.
 """
 import json
 import math
+import pathlib
 
 from caffe_lrn import __version__
 from caffe_lrn.tables import format_table
 from caffe_lrn.verify.check import FAIL, PASS, UNVERIFIABLE
 
-SCHEMA = "caffe-lrn/verify/1"
+SCHEMA = "caffe-lrn/verify/2"
 _REGION = {"ACROSS_CHANNELS": "ACROSS", "WITHIN_CHANNEL": "WITHIN"}
 _STATUS = {PASS: "PASS", FAIL: "FAIL", UNVERIFIABLE: "UNVERIFIABLE"}
 
@@ -105,17 +116,62 @@ def run_record(report):
     }
 
 
+def _worst_of(pairs):
+    """The worst element of ``(report, check)`` pairs: the largest ULP distance, the first
+    one if tied; None when nothing differs."""
+    worst = None
+    for report, check in pairs:
+        c = check.comparison
+        if c is None or c.worst_index is None:
+            continue
+        if worst is None or c._worst_key > worst[1].comparison._worst_key:
+            worst = (report, check)
+    if worst is None:
+        return None
+    report, check = worst
+    c = check.comparison
+    return {"blobs": report.blobs, "layer": check.layer, "index": list(c.worst_index),
+            "reference": c.worst_reference, "ours": c.worst_ours, "ulp": c.worst_ulp}
+
+
+def layer_totals(reports):
+    """Per-layer totals over every run (dump), in the order layers first appear."""
+    totals = {}
+    for report in reports:
+        for check in report.checks:
+            total = totals.setdefault(check.layer, {
+                "layer": check.layer, "runs": 0, "passed": 0, "failed": 0,
+                "unverifiable": 0, "compared": 0, "differing": 0, "max_ulp": 0.0,
+                "_pairs": []})
+            total["runs"] += 1
+            total[{PASS: "passed", FAIL: "failed", UNVERIFIABLE: "unverifiable"}[
+                check.status]] += 1
+            total["_pairs"].append((report, check))
+            if check.comparison is not None:
+                total["compared"] += check.comparison.compared
+                total["differing"] += check.comparison.differing
+                total["max_ulp"] = max(total["max_ulp"], check.comparison.max_ulp)
+    rows = []
+    for total in totals.values():
+        total["worst"] = _worst_of(total.pop("_pairs"))
+        rows.append(total)
+    return rows
+
+
 def summary(reports):
     checks = [check for report in reports for check in report.checks]
     measured = [check.comparison for check in checks if check.comparison is not None]
     return {
         "runs": len(reports),
+        "files": len({report.blobs for report in reports}),
         "layers": len(checks),
         "passed": sum(check.status == PASS for check in checks),
         "failed": sum(check.status == FAIL for check in checks),
         "unverifiable": sum(check.status == UNVERIFIABLE for check in checks),
         "compared": sum(c.compared for c in measured),
         "differing": sum(c.differing for c in measured),
+        "worst": _worst_of((report, check) for report in reports for check in report.checks),
+        "per_layer": layer_totals(reports),
     }
 
 
@@ -296,7 +352,33 @@ def render_report(report, show_header=True):
     return "\n".join(lines)
 
 
+def worst_line(worst):
+    """Where the worst element of all sits: dump, layer and (n, c, h, w)."""
+    return (f"worst of all: {worst['blobs']}, layer {worst['layer']}, (n, c, h, w) = "
+            f"{fmt_index(worst['index'])}: reference {_value(worst['reference'])}, ours "
+            f"{_value(worst['ours'])}, {fmt_ulp(worst['ulp'])} ULP")
+
+
+def render_totals(reports):
+    """The totals of a run over several dumps: per layer, and the worst element of all."""
+    s = summary(reports)
+    rows = [[t["layer"], fmt_count(t["runs"]),
+             f"{fmt_count(t['differing'])}/{fmt_count(t['compared'])}", fmt_ulp(t["max_ulp"]),
+             fmt_count(t["failed"] + t["unverifiable"]),
+             "-" if t["worst"] is None else pathlib.Path(t["worst"]["blobs"]).name,
+             "-" if t["worst"] is None else fmt_index(t["worst"]["index"])]
+            for t in s["per_layer"]]
+    lines = [f"all {s['files']} dumps:", "",
+             format_table(["layer", "dumps", "differing/compared", "max ULP", "not passed",
+                           "worst in", "worst (n,c,h,w)"], rows)]
+    if s["worst"] is not None:
+        lines += ["", "  " + worst_line(s["worst"])]
+    return "\n".join(lines)
+
+
 def render_text(reports):
-    """Reports of one or more nets, and the one-line summary."""
+    """Reports of one or more nets, the totals over several dumps, the one-line summary."""
     blocks = [render_report(report) for report in reports]
+    if len({report.blobs for report in reports}) > 1:
+        blocks.append(render_totals(reports))
     return "\n\n".join(blocks) + "\n\n" + summary_line(reports) + "\n"
