@@ -7,6 +7,7 @@ engine where the harness's own behaviour is under test, so these tests do not de
 the engine's progress.
 """
 import json
+import tempfile
 
 import numpy as np
 import pytest
@@ -105,8 +106,12 @@ def standin_registry(monkeypatch):
 
 # ---------------------------------------------------------------------------- the CLI run
 
-def test_quick_run_prints_table_and_writes_json(standin_registry, tmp_path, capsys):
+def test_quick_run_prints_table_and_writes_json(standin_registry, tmp_path, capsys,
+                                                monkeypatch):
     out = tmp_path / "bench.json"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # where the verify dump goes
     code = main(["bench", "--quick", "--in-process", "--peers", "floor", "--threads", "1,2",
                  "--json", str(out)])
     assert code == 0
@@ -130,7 +135,15 @@ def test_quick_run_prints_table_and_writes_json(standin_registry, tmp_path, caps
     assert set(doc["machine"]) >= {"cpu", "cores", "python", "numpy", "load_average"}
     assert set(doc["goals"]) == {"exact_vs_fastest_peer", "fast_vs_peer_and_floor",
                                       "two_thread_speedup", "memory",
-                                      "bit_identical_across_modes"}
+                                      "bit_identical_across_modes",
+                                      "verify_vs_forward_and_read"}
+    # The verify case: 3 files of 2 images of A's quick shape, checked at 1 and 2 threads.
+    assert [(v["threads"], v["files"], v["passed"], v["compared"]) for v in doc["verify"]] == [
+        (1, 3, True, 3 * 2 * 12 * 7 * 5), (2, 3, True, 3 * 2 * 12 * 7 * 5)]
+    assert all(v["verify_over_forward_and_read"] > 0 and v["gb_per_s"] > 0
+               for v in doc["verify"])
+    assert "GB/s of dump" in text and "verify / (forward + read)" in text
+    assert list(temporary.iterdir()) == []  # the dump is removed afterwards
     assert [c["shape"] for c in doc["cases"]] == [list(bench.QUICK_SHAPES[n]) for n in "ABC"]
     assert len(doc["cells"]) == 12
     for cell in doc["cells"]:
@@ -313,7 +326,8 @@ def test_goal_arithmetic():
     assert doc["goals"] == {"exact_vs_fastest_peer": "FAIL",
                                  "fast_vs_peer_and_floor": "FAIL",
                                  "two_thread_speedup": "PASS", "memory": "PASS",
-                                 "bit_identical_across_modes": "PASS"}
+                                 "bit_identical_across_modes": "PASS",
+                                 "verify_vs_forward_and_read": "n/a"}
     text = bench_report.format_report(doc)
     assert "1.67x" in text and "0.69x" in text
 
@@ -494,3 +508,21 @@ def test_every_installed_peer_agrees_with_the_engine_in_a_quick_run(tmp_path):
                 assert check["ok"] and check["against"] == "exact", (cell["case"], name, check)
                 if cell["pass"] == "forward":
                     assert check["max_ulp"] <= 16, (cell["case"], name, check)
+
+
+@pytest.mark.parametrize("ratio, passed, flag", [(1.2, True, "PASS"), (1.6, True, "FAIL"),
+                                                 (1.1, False, "FAIL")])
+def test_verify_goal_is_judged_on_one_thread(ratio, passed, flag):
+    config = bench.default_config(cases=["A"], threads=[1, 2], quick=True)
+    results = []
+    for threads, factor in ((1, ratio), (2, 0.5)):
+        result = _result(threads, [_cell("A", "forward", threads, {"exact": 40.0})])
+        result["verify"] = {"threads": threads, "files": 8, "bytes": 2 * 10**9,
+                            "verify_s": 2.0 * factor, "read_s": 0.5, "forward_s": 1.5,
+                            "verify_over_forward_and_read": factor, "gb_per_s": 1 / factor,
+                            "passed": passed, "compared": 10, "runs": 3}
+        results.append(result)
+    doc = bench_report.build_report(config, bench.machine_info(), results)
+    assert doc["goals"]["verify_vs_forward_and_read"] == flag
+    assert [v["threads"] for v in doc["verify"]] == [1, 2]
+    assert f"verify / (forward + read) {ratio:.2f}x" in bench_report.format_report(doc)

@@ -41,6 +41,7 @@ from caffe_lrn.bench.cases import (  # noqa: F401 (the measuring API names its c
     CASE_NAMES, FULL_SHAPES, QUICK_SHAPES, BenchCase, make_case,
 )
 from caffe_lrn.bench.peers import EXACT, FAST, Unavailable
+from caffe_lrn.bench.verify_case import make_dump, measure_verify
 from caffe_lrn.errors import CaffeLRNError
 from caffe_lrn.numerics.ulp import count_differing, ulp_distance
 
@@ -58,7 +59,8 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLI
 
 
 def default_config(cases=CASE_NAMES, passes=PASSES, threads=None, peers=None,
-                   repeat=7, warmup=2, budget=20.0, quick=False, memory_case="A"):
+                   repeat=7, warmup=2, budget=20.0, quick=False, memory_case="A",
+                   verify=True):
     """The benchmark's configuration as a JSON-ready dict (what the worker processes get)."""
     if threads is None:
         threads = sorted({1, os.cpu_count() or 1})
@@ -66,7 +68,7 @@ def default_config(cases=CASE_NAMES, passes=PASSES, threads=None, peers=None,
         peers = list(bench_peers.PEER_NAMES)
     return {"cases": list(cases), "passes": list(passes), "threads": list(threads),
             "peers": list(peers), "repeat": int(repeat), "warmup": int(warmup),
-            "budget": float(budget), "quick": bool(quick),
+            "budget": float(budget), "quick": bool(quick), "verify": bool(verify),
             "memory_case": memory_case if memory_case in cases else list(cases)[0]}
 
 
@@ -220,6 +222,11 @@ def measure(config, threads, registry=None):
     for case_name in config["cases"]:
         case = make_case(case_name, config["quick"])
         result["cells"].extend(_measure_case(case, config, threads, impls, result["notes"]))
+    if config.get("verify_dump"):
+        _progress(f"verify case, threads {threads}: {config['verify_dump']['files']} files")
+        rounds = 1 if config["quick"] else max(1, min(3, config["repeat"]))
+        result["verify"] = measure_verify(config["verify_dump"], threads, repeat=rounds,
+                                          warmup=0 if config["quick"] else 1)
     return result
 
 
@@ -375,6 +382,12 @@ def run(config, in_process=False, registry=None):
     """
     if registry is not None and not in_process:
         raise ValueError("a custom registry can only be measured in-process")
+    if config.get("verify") and not config.get("verify_dump"):
+        # One dump for every thread count, removed when the run ends.
+        with tempfile.TemporaryDirectory(prefix="caffe-lrn-bench-dump-") as folder:
+            _progress("verify case: writing the dump")
+            dump = make_dump(folder, config["quick"])
+            return run(dict(config, verify_dump=dump), in_process, registry)
     results = []
     for index, threads in enumerate(config["threads"]):
         cfg = dict(config, memory=(index == 0))

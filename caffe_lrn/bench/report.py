@@ -12,9 +12,12 @@ The performance goals, with one thread unless said otherwise:
 3. peak extra memory of the exact forward on A <= 1.5 x the blob (beyond the top it returns).
 4. the exact engine's results are bit-identical in every mode of execution (each thread
    count, and other chunkings: ``chunk_images`` 1 and the whole batch).
+5. ``verify`` end to end on a 1 GB multi-file dump, one thread, <= 1.5 x (the forward +
+   reading the dump once) (:mod:`caffe_lrn.bench.verify_case`).
 """
 from caffe_lrn.bench.cases import make_case
 from caffe_lrn.bench.peers import EXACT, FAST, FLOOR, PEER
+from caffe_lrn.bench.verify_case import VERIFY_OVER_FLOOR
 from caffe_lrn.tables import format_table
 
 PASS, FAIL, NA = "PASS", "FAIL", "n/a"
@@ -177,12 +180,18 @@ def build_report(config, machine, results, in_process=False):
     if in_process:
         notes.append("in-process run: BLAS and TensorFlow thread pools are fixed when they load, "
                      "so only torch, ONNX Runtime, OpenCV and engine thread counts follow")
+    verify = [result["verify"] for result in results if result.get("verify")]
+    verify_one = next((v for v in verify if v["threads"] == 1), None)
     done = {
         "exact_vs_fastest_peer": all_flags("exact_vs_peer"),
         "fast_vs_peer_and_floor": all_flags("fast_vs_peer_and_floor"),
         "two_thread_speedup": scaling["flag"],
         "memory": memory_flag,
         "bit_identical_across_modes": identity["flag"],
+        "verify_vs_forward_and_read": _flag(
+            None if verify_one is None or verify_one["verify_over_forward_and_read"] is None
+            else (verify_one["passed"] and
+                  verify_one["verify_over_forward_and_read"] <= VERIFY_OVER_FLOOR)),
     }
     return {
         "schema": "caffe-lrn-bench/1",
@@ -193,6 +202,7 @@ def build_report(config, machine, results, in_process=False):
         "implementations": implementations,
         "cells": cells,
         "memory": memory,
+        "verify": verify,
         "thread_scaling": scaling,
         "identity": identity,
         "goals": done,
@@ -200,7 +210,8 @@ def build_report(config, machine, results, in_process=False):
                     "fast_over_best_peer_max": FAST_VS_PEER,
                     "fast_over_floor_max": FAST_VS_FLOOR,
                     "thread_speedup_min": THREAD_SPEEDUP,
-                    "memory_blobs_max": MEMORY_BLOBS},
+                    "memory_blobs_max": MEMORY_BLOBS,
+                    "verify_over_forward_and_read_max": VERIFY_OVER_FLOOR},
         "notes": notes,
     }
 
@@ -327,6 +338,13 @@ def format_report(report):
                + ("" if scaling["engine_threads"] else " (engine has no thread setting)")
                + (f"; floor {floors} ms (single-threaded: a spread means noise)"
                   if floors else ""))
+    for v in report.get("verify", []):
+        out.append(
+            f"verify, {v['files']} files, {v['bytes'] / 1e9:.2f} GB, {v['threads']} thread(s): "
+            f"{v['verify_s']:.2f} s = {v['gb_per_s']:.2f} GB/s of dump; forward "
+            f"{v['forward_s']:.2f} s + read once {v['read_s']:.2f} s; verify / (forward + "
+            f"read) {_x(v['verify_over_forward_and_read'])}"
+            + ("" if v["passed"] else " (the verification FAILED)"))
     identity = report["identity"]["per_cell"]
     if identity:
         out.append(f"exact outputs bit-identical across {', '.join(report['identity']['modes'])}: "
@@ -340,6 +358,8 @@ def format_report(report):
         "two_thread_speedup": f"exact forward A, 2 threads >= {THREAD_SPEEDUP}x faster",
         "memory": f"peak extra memory, exact forward A <= {MEMORY_BLOBS}x blob (beyond top)",
         "bit_identical_across_modes": "exact outputs bit-identical in every mode (threads, chunks)",
+        "verify_vs_forward_and_read": f"verify, 1 thread, <= {VERIFY_OVER_FLOOR}x (forward + "
+                                      f"reading the dump once)",
     }
     for key, flag in report["goals"].items():
         out.append(f"  {flag:4s}  {labels.get(key, key)}")

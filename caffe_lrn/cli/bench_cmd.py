@@ -15,6 +15,9 @@ from caffe_lrn.io.files import check_output_path, write_text
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
+#: The ``--cases`` name of the verify case (:mod:`caffe_lrn.bench.verify_case`).
+VERIFY_CASE = "V"
+
 
 def _list_of(choices):
     def parse(text):
@@ -58,10 +61,11 @@ def _positive(kind):
 
 
 def add_arguments(parser):
-    parser.add_argument("--cases", type=_list_of(bench.CASE_NAMES),
-                        default=list(bench.CASE_NAMES),
-                        help="cases to run: A (AlexNet norm1), B (norm2), C (cifar10 WITHIN); "
-                             "default A,B,C")
+    parser.add_argument("--cases", type=_list_of(bench.CASE_NAMES + (VERIFY_CASE,)),
+                        default=list(bench.CASE_NAMES) + [VERIFY_CASE],
+                        help="cases to run: A (AlexNet norm1), B (norm2), C (cifar10 WITHIN), "
+                             "V (verify end to end on a generated 1 GB multi-file dump); "
+                             "default A,B,C,V")
     parser.add_argument("--passes", type=_list_of(bench.PASSES),
                         default=list(bench.PASSES), help="forward,backward (default both)")
     parser.add_argument("--threads", type=_threads, default=None,
@@ -97,7 +101,9 @@ def config_from_args(args):
     repeat, warmup = args.repeat, args.warmup
     if args.quick:
         repeat, warmup = 1, 0
-    return bench.default_config(cases=args.cases, passes=args.passes, threads=args.threads,
+    cases = [case for case in args.cases if case != VERIFY_CASE]
+    return bench.default_config(cases=cases, verify=VERIFY_CASE in args.cases,
+                                passes=args.passes, threads=args.threads,
                                 peers=args.peers, repeat=repeat, warmup=warmup,
                                 budget=args.budget, quick=args.quick)
 
