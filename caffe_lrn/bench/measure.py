@@ -69,7 +69,8 @@ def default_config(cases=CASE_NAMES, passes=PASSES, threads=None, peers=None,
     return {"cases": list(cases), "passes": list(passes), "threads": list(threads),
             "peers": list(peers), "repeat": int(repeat), "warmup": int(warmup),
             "budget": float(budget), "quick": bool(quick), "verify": bool(verify),
-            "memory_case": memory_case if memory_case in cases else list(cases)[0]}
+            "memory_case": (memory_case if memory_case in cases
+                            else next(iter(cases), None))}
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -200,7 +201,7 @@ def measure(config, threads, registry=None):
     result = {"threads": threads, "engine_threads": True,
               "implementations": {}, "cells": [], "memory": [], "notes": []}
     impls = _available(registry, lambda impl: impl.kind in (EXACT, FAST))
-    if config.get("memory"):
+    if config.get("memory") and config["memory_case"]:
         # Before any framework loads, so that ru_maxrss growth can reflect the forward.
         case = make_case(config["memory_case"], config["quick"])
         for name, (impl, version, _) in impls.items():
