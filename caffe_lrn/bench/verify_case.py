@@ -25,6 +25,8 @@ from caffe_lrn.bench.cases import make_case
 from caffe_lrn.io.reference import open_blobs
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY
 from caffe_lrn.layers.lrn import LRNLayer
+from caffe_lrn.nets.loader import load_net
+from caffe_lrn.verify.dumps import verify_dumps
 
 #: Target: verify <= this x (forward + reading the dump once), one thread.
 VERIFY_OVER_FLOOR = 1.5
@@ -66,9 +68,6 @@ def make_dump(folder, quick=False):
 
 def measure_verify(dump, threads, repeat=3, warmup=1):
     """Time verify, one read of the dump, and the forward, at ``threads``; a dict."""
-    from caffe_lrn import load_net
-    from caffe_lrn.verify.dumps import verify_dumps
-
     net = load_net(dump["net"])
     params = make_case("A").params
     outcome = {}
