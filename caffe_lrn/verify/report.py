@@ -369,8 +369,9 @@ def render_totals(reports):
              "-" if t["worst"] is None else fmt_index(t["worst"]["index"])]
             for t in s["per_layer"]]
     lines = [f"all {s['files']} dumps:", "",
-             format_table(["layer", "dumps", "differing/compared", "max ULP", "not passed",
-                           "worst in", "worst (n,c,h,w)"], rows)]
+             "\n".join(format_table(["layer", "dumps", "differing/compared", "max ULP",
+                                     "not passed", "worst in", "worst (n,c,h,w)"], rows,
+                                    right=range(1, 5), indent="  "))]
     if s["worst"] is not None:
         lines += ["", "  " + worst_line(s["worst"])]
     return "\n".join(lines)
