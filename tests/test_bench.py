@@ -526,3 +526,15 @@ def test_verify_goal_is_judged_on_one_thread(ratio, passed, flag):
     assert doc["goals"]["verify_vs_forward_and_read"] == flag
     assert [v["threads"] for v in doc["verify"]] == [1, 2]
     assert f"verify / (forward + read) {ratio:.2f}x" in bench_report.format_report(doc)
+
+
+def test_verify_case_alone_runs_without_lrn_cases(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--quick", "--in-process", "--cases", "V", "--peers", "none",
+                 "--threads", "1", "--json", str(out)])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["cells"] == [] and doc["memory"] == []
+    assert [(v["threads"], v["passed"]) for v in doc["verify"]] == [(1, True)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]
