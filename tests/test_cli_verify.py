@@ -157,8 +157,9 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
                                    "unverifiable": 0, "compared": 96 * 27 * 27 + 256 * 13 * 13,
                                    "differing": 1}
     run = document["runs"][0]
-    assert set(run) == {"title", "net", "net_name", "blobs", "blobs_format", "passed",
-                        "layers"}
+    assert set(run) == {"title", "net", "net_name", "phase", "blobs", "blobs_format",
+                        "passed", "layers"}
+    assert run["phase"] == "TEST"
     assert run["blobs_format"] == "npz" and run["net_name"] == "CaffeNet"
     layer = run["layers"][0]
     assert set(layer) == {"layer", "index", "bottom", "top", "lrn_param", "shape", "dtype",

@@ -2,7 +2,7 @@
 
     caffe-lrn verify NET --blobs REF [--layer NAME ...] [--max-ulp N] [--fast] [--json]
                      [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
-                     [--plot OUT.png [--force]]
+                     [--plot OUT.png [--force]] [--phase TRAIN|TEST] [--stage S] [--level N]
     caffe-lrn verify --example
 
 Exit 0 when every checked layer passes, 1 when any fails or cannot be verified, 2 on
@@ -17,6 +17,7 @@ from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
 from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
+from caffe_lrn.nets.state import PHASES, State
 from caffe_lrn.progress import Progress
 from caffe_lrn.verify import report as render
 from caffe_lrn.verify.check import verify_paths
@@ -37,6 +38,10 @@ NET: a Caffe net, text (.prototxt) or binary (.caffemodel), any format version.
 REF: an .npz keyed by Caffe blob names, or a directory of <blob>.npy or <blob>.binaryproto
 files (one per blob). In file names and npz keys '/' is written %2F and '%' is written %25
 (GoogLeNet's pool1/norm1 -> pool1%2Fnorm1.npy).
+
+The net is built for one state, as Caffe builds it: --phase (default TEST), --level and
+--stage decide which layers their include/exclude rules keep, so a net with TRAIN and TEST
+variants of a layer is checked with the chosen variant only.
 
 --example runs the bundled examples: three BVLC nets whose LRN blobs were dumped by a real
 Caffe build."""
@@ -88,6 +93,15 @@ def register(subparsers):
                         help="working-memory budget that sets how many images are checked "
                              "at once (default 512M; e.g. 256M, 2G); memory-mapped .npy "
                              "blobs larger than memory are read a run of images at a time")
+    parser.add_argument("--phase", choices=PHASES, default="TEST",
+                        help="build the net for this phase, as Caffe does: layers whose "
+                             "include/exclude rules leave them out are skipped (default TEST)")
+    parser.add_argument("--stage", action="append", default=[], metavar="NAME",
+                        help="a stage of the net state, for include/exclude rules with "
+                             "stage/not_stage (repeatable)")
+    parser.add_argument("--level", type=int, default=0, metavar="N",
+                        help="the net state's level, for min_level/max_level rules "
+                             "(default 0)")
     parser.add_argument("--example", action="store_true",
                         help="verify the bundled BVLC examples (no NET/--blobs needed)")
     parser.set_defaults(func=run)
@@ -111,7 +125,8 @@ def _options(args):
                 fast=args.fast,
                 against_max_ulp=args.against_max_ulp, native=args.native,
                 progress_factory=_progress_factory,
-                chunk_elements=elements_per_chunk(budget))
+                chunk_elements=elements_per_chunk(budget),
+                state=State(args.phase, args.level, tuple(args.stage)))
 
 
 def run(args):

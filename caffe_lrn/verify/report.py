@@ -16,6 +16,7 @@ JSON schema (``"schema": "caffe-lrn/verify/1"``)::
       "runs": [{
         "title": null,                    # a name for bundled examples, else null
         "net": "alexnet_deploy.prototxt", "net_name": "AlexNet",
+        "phase": "TEST",                  # the net state checked (include/exclude rules)
         "blobs": "alexnet_blobs.npz", "blobs_format": "npz",  # or npy-dir, binaryproto-dir
         "passed": true,
         "layers": [{
@@ -98,6 +99,7 @@ def run_record(report):
         "title": report.title,
         "net": report.net,
         "net_name": report.net_name,
+        "phase": report.phase,
         "blobs": report.blobs,
         "blobs_format": report.blobs_kind,
         "passed": report.passed,
@@ -284,6 +286,7 @@ def render_report(report, show_header=True):
     if show_header:
         lines.append(f"net:       {report.net} ({report.net_name or 'unnamed'})")
         lines.append(f"reference: {report.blobs} ({report.blobs_kind})")
+        lines.append(f"phase:     {report.phase}")
         lines.append(f"policy:    {policy_text(report.max_ulp)}")
         if report.fast:
             lines.append(f"engine:    {fast_mode_note(report.max_ulp)}")
