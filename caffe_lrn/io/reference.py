@@ -2,7 +2,8 @@
 
 A reference (``REF``) is one of:
 
-- an ``.npz`` archive whose keys are Caffe blob names;
+- an ``.npz`` archive whose keys are Caffe blob names (members read only when used, a run of
+  images at a time: :mod:`caffe_lrn.io.lazy`);
 - a directory of ``.npy`` files, one per blob, named ``<escaped-name>.npy`` (opened
   memory-mapped, so a large blob is read image by image);
 - a directory of Caffe ``.binaryproto`` files, one ``BlobProto`` per blob, named
@@ -23,7 +24,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import BlobError, InputFileError
-from caffe_lrn.io.files import load_npy, load_npz
+from caffe_lrn.io.files import load_npy
+from caffe_lrn.io.lazy import open_npz
 from caffe_lrn.schema import BlobProto
 
 NPY_SUFFIX = ".npy"
@@ -181,8 +183,7 @@ def open_blobs(path):
         raise InputFileError(
             f"{path}: a single {path.suffix} file has no blob names; put one file per blob in "
             f"a directory (named <blob>{path.suffix}, '/' escaped as %2F) or use an .npz")
-    arrays = load_npz(path)
-    for key, array in arrays.items():
+    for key, blob in open_npz(path).items():  # headers only: members are read when used
         _add(loaders, origins, unescape_name(key), f"key {key!r}",
-             (lambda a=array: a), path)
+             (lambda b=blob: b), path)
     return BlobStore(path, "npz", loaders)
