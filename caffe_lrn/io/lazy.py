@@ -1,8 +1,11 @@
-"""Reference blobs in an ``.npz``, read from the archive a run of images at a time.
+"""Reference blobs read from their files a run of images at a time, never whole.
 
 Opening an ``.npz`` reads only each member's ``.npy`` header (every header is checked as a
 ``.npy`` file's is), never its data; a blob's images are read when :func:`read_images` asks
-for them, so an unused member costs nothing and a used one never sits in memory whole:
+for them, so an unused member costs nothing and a used one never sits in memory whole.
+An ``.npy`` file (:func:`open_npy`) is read the same way, from its images' byte offset, and
+is not memory-mapped: a map needs address space for the whole file, which a process under
+a memory limit (``ulimit -v``) smaller than the blob does not have.
 
 - a stored (uncompressed) member is read straight from the file at its images' byte offset
   (the zip local header gives where its data starts), as a memory-mapped ``.npy`` is;
@@ -11,6 +14,8 @@ for them, so an unused member costs nothing and a used one never sits in memory 
 - a Fortran-ordered member (whose images are not contiguous) is read whole when asked for.
 """
 import io
+import os
+import pathlib
 import struct
 import zipfile
 import zlib
@@ -19,7 +24,7 @@ import numpy as np
 
 from caffe_lrn.errors import InputFileError
 from caffe_lrn.io.files import (
-    NPY_MAGIC, ZIP_MAGICS, _check_npy_data, _magic, _not_found, _read_npy_header,
+    NPY_MAGIC, ZIP_MAGICS, _check_npy_data, _magic, _not_found, _read_npy_header, load_npy,
 )
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra length
@@ -27,9 +32,10 @@ _ZIP_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, io.Unsupported
                NotImplementedError, KeyError, RuntimeError, zlib.error)
 
 
-class ArchiveBlob:
-    """One ``.npy`` member of an ``.npz``: ``shape``, ``dtype``, ``ndim``, ``size`` from its
-    header; ``read_images(start, stop)`` reads images ``start:stop`` as a new array."""
+class LazyBlob:
+    """One ``.npy`` file, or ``.npy`` member of an ``.npz`` (``member``): ``shape``, ``dtype``,
+    ``ndim``, ``size`` from its header; ``read_images(start, stop)`` reads images
+    ``start:stop`` as a new array."""
 
     def __init__(self, path, member, where, shape, dtype, fortran, data_offset=None):
         self.path = path
@@ -58,7 +64,8 @@ class ArchiveBlob:
     def read_images(self, start, stop):
         shape = (stop - start,) + self.shape[1:]
         try:
-            if self.fortran or not self.shape:
+            if self.fortran or not self.shape or self.data_offset is None and \
+                    self.member is None:
                 return np.array(self._read_whole()[start:stop])
             count = int(np.prod(shape, dtype=np.int64))
             if count == 0:
@@ -98,6 +105,8 @@ class ArchiveBlob:
         return data
 
     def _read_whole(self):
+        if self.member is None:
+            return load_npy(self.path, mmap=True)  # Fortran order: sliced from a map
         with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
             return np.lib.format.read_array(handle, allow_pickle=False)
 
@@ -119,6 +128,23 @@ class ArchiveBlob:
             self._stream = None
 
 
+def open_npy(path):
+    """The ``.npy`` file at ``path`` as a :class:`LazyBlob` (only its header is read, and
+    checked as :func:`caffe_lrn.io.files.load_npy` checks it)."""
+    path = pathlib.Path(path)
+    if not path.is_file() or _magic(path) != NPY_MAGIC:
+        return load_npy(path)  # raises the error that says what the file is instead
+    try:
+        with open(path, "rb") as handle:
+            shape, fortran, dtype = _read_npy_header(handle, path)
+            offset = handle.tell()
+            available = os.fstat(handle.fileno()).st_size - offset
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    _check_npy_data(shape, dtype, available, path)
+    return LazyBlob(path, None, str(path), shape, dtype, fortran, offset)
+
+
 def _data_start(path, info):
     """The absolute offset of a member's data: after its local header, whose name and extra
     field lengths may differ from the central directory's."""
@@ -132,7 +158,7 @@ def _data_start(path, info):
 
 
 def open_npz(path):
-    """Every ``.npy`` member of the ``.npz`` at ``path`` as an :class:`ArchiveBlob`, keyed by
+    """Every ``.npy`` member of the ``.npz`` at ``path`` as an :class:`LazyBlob`, keyed by
     its name without ``.npy``; only headers are read. Refused with :class:`InputFileError`
     as :func:`caffe_lrn.io.files.load_npz` refuses them."""
     if not path.is_file():
@@ -162,7 +188,7 @@ def open_npz(path):
                 offset = None
                 if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1:
                     offset = _data_start(path, info) + header_length
-                members[name] = ArchiveBlob(path, member, where, shape, dtype, fortran, offset)
+                members[name] = LazyBlob(path, member, where, shape, dtype, fortran, offset)
             return members
     except InputFileError:
         raise
