@@ -151,6 +151,7 @@ def test_float64_blobs_compare_float64_bits():
 def test_as_dict_keys_are_the_json_metrics_schema():
     d = compare_blobs(_blob(), _nudge(_blob(), (0, 0, 0, 0))).as_dict()
     assert set(d) == {"compared", "differing", "max_abs", "max_rel", "max_ulp", "mean_ulp",
-                      "nan_mismatch", "inf_mismatch", "pattern_agrees", "worst"}
+                      "nan_mismatch", "inf_mismatch", "nan_payload_differing",
+                      "pattern_agrees", "worst"}
     assert set(d["worst"]) == {"index", "reference", "ours", "ulp"}
     assert d["worst"]["index"] == [0, 0, 0, 0]

@@ -27,6 +27,9 @@ class BlobComparison:
       the mean is over elements whose distance is finite;
     - ``nan_mismatch``: elements NaN in one blob only; ``inf_mismatch``: elements infinite
       in one blob only or infinities of opposite sign;
+    - ``nan_payload_differing``: elements NaN in both whose bits (sign, payload) differ:
+      reported, not a failure (``differing`` counts NaN as equal to NaN); which NaN an
+      operation returns is the CPU's choice, not the layer's arithmetic;
     - ``worst_index`` (the (n, c, h, w) of the largest ULP distance, the first one if tied;
       None when nothing differs), ``worst_reference``, ``worst_ours``, ``worst_ulp``;
     - ``channel_max_ulp``: max ULP per channel (axis 1), for plots.
@@ -43,6 +46,7 @@ class BlobComparison:
         self._ulp_finite = 0
         self.nan_mismatch = 0
         self.inf_mismatch = 0
+        self.nan_payload_differing = 0
         self.worst_index = None
         self.worst_reference = None
         self.worst_ours = None
@@ -90,6 +94,11 @@ class BlobComparison:
         self._ulp_sum += float(distance[finite_distance].sum())
         self._ulp_finite += int(np.count_nonzero(finite_distance))
         self.nan_mismatch += int(np.count_nonzero(nan_o ^ nan_r))
+        both = nan_o & nan_r
+        if both.any() and ours.dtype == reference.dtype:
+            kind = np.uint32 if ours.dtype.itemsize == 4 else np.uint64
+            self.nan_payload_differing += int(np.count_nonzero(
+                ours[both].view(kind) != reference[both].view(kind)))
         self.inf_mismatch += int(np.count_nonzero(
             (inf_o | inf_r) & ~(inf_o & inf_r & (o64 == r64))))
         if distance.ndim > 1:
@@ -133,6 +142,7 @@ class BlobComparison:
             "mean_ulp": self.mean_ulp,
             "nan_mismatch": self.nan_mismatch,
             "inf_mismatch": self.inf_mismatch,
+            "nan_payload_differing": self.nan_payload_differing,
             "pattern_agrees": self.pattern_agrees,
             "worst": None if self.worst_index is None else {
                 "index": list(self.worst_index),

@@ -32,6 +32,7 @@ JSON schema (``"schema": "caffe-lrn/verify/1"``)::
             "compared": 290400, "differing": 0,
             "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0.0, "mean_ulp": 0.0,
             "nan_mismatch": 0, "inf_mismatch": 0, "pattern_agrees": true,
+            "nan_payload_differing": 0,   # NaN in both, other bits: reported, not failed
             "worst": null                 # or {"index": [n, c, h, w], "reference": r,
           },                              #     "ours": o, "ulp": d}
           "against": [{"framework": "tf", "form": "caffe-order",  # or "native"
@@ -242,6 +243,10 @@ def notes(report):
                 f"{fmt_ulp(c.worst_ulp)} ULP")
         if check.status == FAIL and check.reason:
             lines.append(f"{check.layer}: {check.reason}")
+        if c is not None and c.nan_payload_differing:
+            lines.append(
+                f"{check.layer}: {fmt_count(c.nan_payload_differing)} NaN elements have other "
+                f"NaN bits (sign or payload) than the reference: reported, not a failure")
         for fw in check.against:
             if fw.error:
                 lines.append(f"{check.layer} vs {fw.framework}: {fw.error}")
