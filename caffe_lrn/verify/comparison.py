@@ -12,6 +12,10 @@ def _as_float(value):
     return None if value is None else float(value)
 
 
+#: Elements compared at once (see :meth:`BlobComparison.update`): ~67 MB of temporaries.
+PIECE_ELEMENTS = 1 << 20
+
+
 class BlobComparison:
     """How far our top is from the reference top: the numbers a verification reports.
 
@@ -73,6 +77,28 @@ class BlobComparison:
                             f"{reference.shape}")
         if ours.size == 0:
             return self
+        if ours.ndim == 4 and ours.size > PIECE_ELEMENTS:
+            # The float64 and int64 temporaries below come to ~67 bytes an element: compare
+            # a bounded piece at a time (runs of images, or of channels of one image), in
+            # element order, so the first of tied worst elements is still the one named.
+            num, channels = ours.shape[:2]
+            per_image = ours[0].size
+            if per_image <= PIECE_ELEMENTS:
+                step = PIECE_ELEMENTS // per_image
+                for first in range(0, num, step):
+                    self._add(ours[first:first + step], reference[first:first + step],
+                              start + first, 0)
+                return self
+            step = max(1, PIECE_ELEMENTS // max(1, per_image // max(1, channels)))
+            for image in range(num):
+                for c0 in range(0, channels, step):
+                    self._add(ours[image:image + 1, c0:c0 + step],
+                              reference[image:image + 1, c0:c0 + step], start + image, c0)
+            return self
+        return self._add(ours, reference, start, 0)
+
+    def _add(self, ours, reference, start, channel0):
+        """Add a piece: images from ``start``, channels from ``channel0``."""
         differs = bit_differs(ours, reference)
         distance = blob_ulp_distance(ours, reference)
         o64 = ours.astype(np.float64)
@@ -103,7 +129,9 @@ class BlobComparison:
             (inf_o | inf_r) & ~(inf_o & inf_r & (o64 == r64))))
         if distance.ndim > 1:
             axes = (0,) + tuple(range(2, distance.ndim))
-            self.channel_max_ulp = np.maximum(self.channel_max_ulp, distance.max(axis=axes))
+            stop = channel0 + distance.shape[1]
+            self.channel_max_ulp[channel0:stop] = np.maximum(
+                self.channel_max_ulp[channel0:stop], distance.max(axis=axes))
         else:
             self.channel_max_ulp = np.maximum(self.channel_max_ulp, distance.max())
 
@@ -115,7 +143,11 @@ class BlobComparison:
             if key > self._worst_key:
                 self._worst_key = key
                 index = np.unravel_index(flat, distance.shape)
-                self.worst_index = (int(index[0]) + start,) + tuple(int(i) for i in index[1:])
+                shifted = [int(i) for i in index]
+                shifted[0] += start
+                if len(shifted) > 1:
+                    shifted[1] += channel0
+                self.worst_index = tuple(shifted)
                 self.worst_reference = float(reference.flat[flat])
                 self.worst_ours = float(ours.flat[flat])
                 self.worst_ulp = float(distance.flat[flat])
