@@ -13,23 +13,20 @@ a memory limit (``ulimit -v``) smaller than the blob does not have.
   only up to its end (verify reads runs in order, so a blob is decompressed once);
 - a Fortran-ordered member (whose images are not contiguous) is read whole when asked for.
 """
-import io
 import os
 import pathlib
 import struct
 import zipfile
-import zlib
 
 import numpy as np
 
 from caffe_lrn.errors import InputFileError
 from caffe_lrn.io.files import (
-    NPY_MAGIC, ZIP_MAGICS, _check_npy_data, _magic, _not_found, _read_npy_header, load_npy,
+    NPY_MAGIC, ZIP_ERRORS, _check_npy_data, _magic, _read_npy_header, check_member,
+    check_npz_file, load_npy, npz_members,
 )
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra length
-_ZIP_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation,
-               NotImplementedError, KeyError, RuntimeError, zlib.error)
 
 
 class LazyBlob:
@@ -78,7 +75,7 @@ class LazyBlob:
             return np.frombuffer(data, dtype=self.dtype).reshape(shape).copy()
         except InputFileError:
             raise
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             raise InputFileError(f"{self.where}: cannot read ({type(exc).__name__}: {exc})") \
                 from None
 
@@ -158,40 +155,24 @@ def _data_start(path, info):
 
 
 def open_npz(path):
-    """Every ``.npy`` member of the ``.npz`` at ``path`` as an :class:`LazyBlob`, keyed by
+    """Every ``.npy`` member of the ``.npz`` at ``path`` as a :class:`LazyBlob`, keyed by
     its name without ``.npy``; only headers are read. Refused with :class:`InputFileError`
     as :func:`caffe_lrn.io.files.load_npz` refuses them."""
-    if not path.is_file():
-        raise _not_found(path)
-    magic = _magic(path)
-    if magic == NPY_MAGIC:
-        raise InputFileError(f"{path}: expected an .npz archive, found one .npy array")
-    if not magic.startswith(ZIP_MAGICS):
-        raise InputFileError(f"{path}: not an .npz archive (it is not a zip file)")
+    path = check_npz_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = {}
-            for info in archive.infolist():
-                member = info.filename
-                name = member[:-4] if member.endswith(".npy") else member
-                if name in members:
-                    raise InputFileError(f"{path}: holds two members named {name!r} "
-                                         f"({members[name].member!r} and {member!r})")
+            blobs = {}
+            for name, member in npz_members(archive, path).items():
+                info = archive.getinfo(member)
                 where = f"{path}[{name}]"
-                with archive.open(info) as handle:
-                    if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
-                        raise InputFileError(f"{where}: member is not a .npy array")
-                with archive.open(info) as handle:
-                    shape, fortran, dtype = _read_npy_header(handle, where)
-                    header_length = handle.tell()
-                _check_npy_data(shape, dtype, info.file_size - header_length, where)
+                shape, fortran, dtype, header_length = check_member(archive, member, where)
                 offset = None
                 if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1:
                     offset = _data_start(path, info) + header_length
-                members[name] = LazyBlob(path, member, where, shape, dtype, fortran, offset)
-            return members
+                blobs[name] = LazyBlob(path, member, where, shape, dtype, fortran, offset)
+            return blobs
     except InputFileError:
         raise
-    except _ZIP_ERRORS as exc:
+    except ZIP_ERRORS as exc:
         raise InputFileError(f"{path}: cannot read as .npz ({type(exc).__name__}: {exc})") \
             from None
