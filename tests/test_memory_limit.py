@@ -2,8 +2,8 @@
 too large for it end with one error line and exit 1: never a traceback, a crash or a hang.
 
 Each command runs in its own process with the limit set and a timeout. The verify runs on
-the NumPy engine (``CAFFE_LRN_BACKEND=numpy``): numba's LLVM reserves much address space
-when it starts, and the point here is the blob, not the compiler.
+the NumPy engine (``CAFFE_LRN_BACKEND=numpy``) so that it does not need the numba extra
+(numba does start under this limit too: measured).
 """
 import pathlib
 import resource
