@@ -70,9 +70,11 @@ def layer_included(layer, state):
 
 
 def filter_net(net, state=None):
-    """A copy of ``net`` (an upgraded NetParameter) holding only the layers in ``state``
-    (default: TEST, level 0, no stages), as Caffe builds it."""
+    """``net`` (an upgraded NetParameter) with only the layers in ``state`` (default: TEST,
+    level 0, no stages), as Caffe builds it: a copy when a layer has rules, else ``net``."""
     state = state or State()
+    if not any(len(layer.include) or len(layer.exclude) for layer in net.layer):
+        return net  # every layer is in every state: no copy of a large net
     filtered = NetParameter()
     filtered.CopyFrom(net)
     del filtered.layer[:]
