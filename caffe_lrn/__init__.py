@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 from caffe_lrn.errors import (  # noqa: E402
     BlobError, CaffeLRNError, ConversionError, InputFileError, LayerNotFoundError,
     LayerStateError, MissingDependencyError, NetParseError, NetUpgradeError,
-    OutputExistsError, ParameterError,
+    OutOfMemoryError, OutputExistsError, ParameterError,
 )
 from caffe_lrn.params import LRNParams  # noqa: E402
 from caffe_lrn.nets.loader import load_net  # noqa: E402
@@ -20,5 +20,5 @@ __all__ = [
     "__version__", "LRNParams", "LRNLayer", "load_net", "lrn_layers", "LRNLayerInfo",
     "CaffeLRNError", "NetParseError", "NetUpgradeError", "ParameterError", "BlobError",
     "LayerStateError", "LayerNotFoundError", "ConversionError", "MissingDependencyError",
-    "OutputExistsError", "InputFileError",
+    "OutputExistsError", "InputFileError", "OutOfMemoryError",
 ]

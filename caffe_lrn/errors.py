@@ -65,3 +65,9 @@ class OutputExistsError(CaffeLRNError):
 
 class InputFileError(CaffeLRNError):
     """An input file is missing, unreadable, or not in a format caffe-lrn reads."""
+
+
+class OutOfMemoryError(CaffeLRNError, MemoryError):
+    """The work did not fit in the memory the process may use (a net too large to parse
+    under the process's memory limit). Also a MemoryError, so ``except MemoryError`` sees
+    it."""

@@ -28,6 +28,12 @@ def _pool(threads):
     return pool
 
 
+def _drop_pool(threads):
+    pool = _pools.pop(threads, None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run_pieces(work, pieces, threads):
     """Call ``work(piece)`` for every piece, on up to ``threads`` threads; re-raise the first
     error."""
@@ -36,7 +42,17 @@ def run_pieces(work, pieces, threads):
         for piece in pieces:
             work(piece)
         return
-    futures = [_pool(min(threads, len(pieces))).submit(work, piece) for piece in pieces]
+    futures = []
+    for index, piece in enumerate(pieces):
+        try:
+            futures.append(_pool(min(threads, len(pieces))).submit(work, piece))
+        except RuntimeError:
+            # "can't start new thread": the system's thread limit (ulimit -u, cgroups).
+            # Pieces never interact, so the rest run here, with the same bits.
+            _drop_pool(min(threads, len(pieces)))
+            for rest in pieces[index:]:
+                work(rest)
+            break
     for future in futures:
         future.result()
 

@@ -45,6 +45,11 @@ class OracleComparison(BlobComparison):
         self.nan_mismatch += int(np.count_nonzero(nan_o ^ nan_r))
         self.inf_mismatch += int(np.count_nonzero(
             (inf_o | inf_r) & ~(inf_o & inf_r & (o64 == r64))))
+        both = nan_o & nan_r
+        if both.any() and ours.dtype == reference.dtype:
+            kind = np.uint32 if ours.dtype.itemsize == 4 else np.uint64
+            self.nan_payload_differing += int(np.count_nonzero(
+                ours[both].view(kind) != reference[both].view(kind)))
         if distance.ndim > 1:
             axes = (0,) + tuple(range(2, distance.ndim))
             self.channel_max_ulp = np.maximum(self.channel_max_ulp, distance.max(axis=axes))

@@ -10,17 +10,18 @@ from caffe_lrn.schema import NetParameter
 from conftest import BVLC_NETS, DATA, EXAMPLES
 
 LEGACY = DATA / "nets" / "legacy"
-KEYS = ["name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k", "engine"]
+KEYS = ["name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k", "engine",
+        "rules"]
 
 
 def across(name, bottom, top):
     return dict(name=name, bottom=bottom, top=top, norm_region="ACROSS_CHANNELS",
-                local_size=5, alpha=0.0001, beta=0.75, k=1.0, engine="DEFAULT")
+                local_size=5, alpha=0.0001, beta=0.75, k=1.0, engine="DEFAULT", rules="")
 
 
 def within(name, bottom, top):
     return dict(name=name, bottom=bottom, top=top, norm_region="WITHIN_CHANNEL",
-                local_size=3, alpha=5e-05, beta=0.75, k=1.0, engine="DEFAULT")
+                local_size=3, alpha=5e-05, beta=0.75, k=1.0, engine="DEFAULT", rules="")
 
 
 # Every BVLC net shipped in tests/data/nets/bvlc, with the LRN layers Caffe sees.
@@ -86,9 +87,9 @@ def test_inspect_table(capsys):
     out = capsys.readouterr().out.splitlines()
     assert "2 LRN" in out[0]
     assert out[1].split() == ["name", "bottom", "->", "top", "norm_region", "local_size",
-                              "alpha", "beta", "k", "engine"]
+                              "alpha", "beta", "k", "engine", "rules"]
     assert out[2].split() == ["norm1", "pool1", "->", "norm1", "WITHIN_CHANNEL", "3",
-                              "5e-05", "0.75", "1.0", "(ignored)", "DEFAULT"]
+                              "5e-05", "0.75", "1.0", "(ignored)", "DEFAULT", "-"]
 
 
 def test_inspect_legacy_table_says_upgraded(capsys):

@@ -164,8 +164,9 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
     assert [(t["layer"], t["runs"], t["differing"], t["failed"]) for t in per_layer] == [
         ("norm1", 1, 1, 1), ("norm2", 1, 0, 0)]
     run = document["runs"][0]
-    assert set(run) == {"title", "net", "net_name", "blobs", "blobs_format", "passed",
-                        "layers"}
+    assert set(run) == {"title", "net", "net_name", "phase", "blobs", "blobs_format",
+                        "passed", "layers"}
+    assert run["phase"] == "TEST"
     assert run["blobs_format"] == "npz" and run["net_name"] == "CaffeNet"
     layer = run["layers"][0]
     assert set(layer) == {"layer", "index", "bottom", "top", "lrn_param", "shape", "dtype",

@@ -151,6 +151,26 @@ def test_float64_blobs_compare_float64_bits():
 def test_as_dict_keys_are_the_json_metrics_schema():
     d = compare_blobs(_blob(), _nudge(_blob(), (0, 0, 0, 0))).as_dict()
     assert set(d) == {"compared", "differing", "max_abs", "max_rel", "max_ulp", "mean_ulp",
-                      "nan_mismatch", "inf_mismatch", "pattern_agrees", "worst"}
+                      "nan_mismatch", "inf_mismatch", "nan_payload_differing",
+                      "pattern_agrees", "worst"}
     assert set(d["worst"]) == {"index", "reference", "ours", "ulp"}
     assert d["worst"]["index"] == [0, 0, 0, 0]
+
+
+def test_large_updates_are_compared_in_pieces_with_the_same_numbers(monkeypatch):
+    """Runs of images, and runs of channels of one large image, give the numbers of one
+    whole comparison: worst element (first of ties), per-channel maxima, counts."""
+    from caffe_lrn.verify import comparison as module
+    ref = _blob(9, shape=(3, 7, 4, 5))
+    ours = ref.copy()
+    for index in [(0, 6, 3, 4), (1, 2, 0, 0), (2, 6, 1, 1)]:
+        ours[index] = np.nextafter(ours[index], np.float32(np.inf))
+    ours[2, 6, 1, 1] = np.nextafter(ours[2, 6, 1, 1], np.float32(np.inf))  # 2 ULP: worst
+    whole = compare_blobs(ours, ref).as_dict()
+    whole_channels = compare_blobs(ours, ref).channel_max_ulp
+    for piece in (40, 20, 140):  # channels of one image; one image; several images
+        monkeypatch.setattr(module, "PIECE_ELEMENTS", piece)
+        c = compare_blobs(ours, ref)
+        assert c.as_dict() == whole
+        assert np.array_equal(c.channel_max_ulp, whole_channels)
+    assert whole["worst"]["index"] == [2, 6, 1, 1] and whole["differing"] == 3

@@ -1,10 +1,12 @@
 """``caffe-lrn inspect NET [--json]``: list a net's LRN layers with Caffe's values.
 
 One row per LRN layer: name, bottom -> top, norm_region, local_size, alpha, beta, k (marked
-"ignored" for WITHIN_CHANNEL, whose pipeline adds the constant 1 instead), engine. alpha,
+"ignored" for WITHIN_CHANNEL, whose pipeline adds the constant 1 instead), engine, and the
+layer's include/exclude rules (``include phase: TEST``; empty when it is in every phase,
+see :mod:`caffe_lrn.nets.state`). alpha,
 beta and k are printed as the shortest decimal that reads back as the same float32
 (``0.0001``, not ``9.99999974738e-05``). ``--json`` prints a list of objects with exactly
-the keys ``name, bottom, top, norm_region, local_size, alpha, beta, k, engine``.
+the keys ``name, bottom, top, norm_region, local_size, alpha, beta, k, engine, rules``.
 """
 import json
 
@@ -12,16 +14,18 @@ from caffe_lrn.cli.exits import EXIT_OK
 from caffe_lrn.errors import NetParseError, ParameterError
 from caffe_lrn.nets.loader import read_net, upgrade_loaded
 from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.nets.state import describe_rules
 from caffe_lrn.nets.upgrade import needs_upgrade, needs_v0_upgrade, needs_v1_upgrade
 from caffe_lrn.numerics.shortest import float32_text
 from caffe_lrn.tables import format_table
 
 JSON_KEYS = ("name", "bottom", "top", "norm_region", "local_size", "alpha", "beta", "k",
-             "engine")
+             "engine", "rules")
 
 
-def layer_record(info):
-    """One LRN layer as a JSON-ready dict (floats as their shortest float32 decimals)."""
+def layer_record(info, rules=""):
+    """One LRN layer as a JSON-ready dict (floats as their shortest float32 decimals);
+    ``rules``: its include/exclude rules as text."""
     params = info.params
     return {
         "name": info.name,
@@ -35,6 +39,7 @@ def layer_record(info):
         "beta": float(float32_text(params.beta)),
         "k": float(float32_text(params.k)),
         "engine": params.engine,
+        "rules": rules,
     }
 
 
@@ -49,7 +54,7 @@ def _vintage(net):
 
 
 TABLE_HEADER = ["name", "bottom -> top", "norm_region", "local_size", "alpha", "beta", "k",
-                "engine"]
+                "engine", "rules"]
 
 
 def run(args):
@@ -61,8 +66,10 @@ def run(args):
     except (NetParseError, ParameterError) as exc:
         # lrn_layers sees a message, not a file; say which file the bad layer is in.
         raise type(exc)(f"{args.net}: {exc}") from None
+    rules = [describe_rules(net.layer[info.index]) for info in layers]
     if args.json:
-        print(json.dumps([layer_record(info) for info in layers], indent=2))
+        print(json.dumps([layer_record(info, rule) for info, rule in zip(layers, rules)],
+                         indent=2))
         return EXIT_OK
     print(f"{args.net}: {form} net {net.name!r} ({vintage}), {len(net.layer)} layers, "
           f"{len(layers)} LRN")
@@ -70,11 +77,11 @@ def run(args):
         print("no LRN layers in this net")
         return EXIT_OK
     rows = []
-    for info in layers:
+    for info, rule in zip(layers, rules):
         p = info.params
         k = float32_text(p.k) + (" (ignored)" if p.within else "")
         rows.append((info.name, f"{info.bottom} -> {info.top}", p.norm_region, p.local_size,
-                     float32_text(p.alpha), float32_text(p.beta), k, p.engine))
+                     float32_text(p.alpha), float32_text(p.beta), k, p.engine, rule or "-"))
     for line in format_table(TABLE_HEADER, rows, rule=False):
         print(line)
     return EXIT_OK

@@ -2,7 +2,7 @@
 
     caffe-lrn verify NET --blobs REF [REF ...] [--layer NAME ...] [--max-ulp N] [--fast] [--json]
                      [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
-                     [--plot OUT.png [--force]]
+                     [--plot OUT.png [--force]] [--phase TRAIN|TEST] [--stage S] [--level N]
     caffe-lrn verify --example
 
 Exit 0 when every checked layer passes, 1 when any fails or cannot be verified, 2 on
@@ -18,6 +18,7 @@ from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
 from caffe_lrn.nets.loader import load_net
+from caffe_lrn.nets.state import PHASES, State
 from caffe_lrn.progress import Progress
 from caffe_lrn.verify import report as render
 from caffe_lrn.verify.check import verify_paths
@@ -45,6 +46,10 @@ Several dumps (a validation set dumped batch by batch): --blobs A.npz B.npz, --b
 the totals follow: elements, differing, per-layer totals and the worst element of all,
 named by file, layer and (n, c, h, w). Files are checked several at once when
 --max-memory allows.
+
+The net is built for one state, as Caffe builds it: --phase (default TEST), --level and
+--stage decide which layers their include/exclude rules keep, so a net with TRAIN and TEST
+variants of a layer is checked with the chosen variant only.
 
 --example runs the bundled examples: three BVLC nets whose LRN blobs were dumped by a real
 Caffe build."""
@@ -101,6 +106,15 @@ def register(subparsers):
     parser.add_argument("--threads", metavar="N", type=int, default=None,
                         help="runs of images checked at once (default: CAFFE_LRN_THREADS, "
                              "else every core); the report does not depend on it")
+    parser.add_argument("--phase", choices=PHASES, default="TEST",
+                        help="build the net for this phase, as Caffe does: layers whose "
+                             "include/exclude rules leave them out are skipped (default TEST)")
+    parser.add_argument("--stage", action="append", default=[], metavar="NAME",
+                        help="a stage of the net state, for include/exclude rules with "
+                             "stage/not_stage (repeatable)")
+    parser.add_argument("--level", type=int, default=0, metavar="N",
+                        help="the net state's level, for min_level/max_level rules "
+                             "(default 0)")
     parser.add_argument("--example", action="store_true",
                         help="verify the bundled BVLC examples (no NET/--blobs needed)")
     parser.set_defaults(func=run)
@@ -123,7 +137,8 @@ def _options(args):
                 fast=args.fast, threads=args.threads,
                 against_max_ulp=args.against_max_ulp, native=args.native,
                 progress_factory=_progress_factory,
-                chunk_elements=elements_per_chunk(_budget(args)))
+                chunk_elements=elements_per_chunk(_budget(args)),
+                state=State(args.phase, args.level, tuple(args.stage)))
 
 
 def _budget(args):

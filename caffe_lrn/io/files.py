@@ -163,16 +163,23 @@ def load_npy(path, mmap=False):
         raise InputFileError(f"{path}: cannot read as .npy ({exc})") from None
 
 
-def _read_member(archive, member, name, path):
-    """One member of an open zip archive, checked like a ``.npy`` file, then read."""
-    where = f"{path}[{name}]"
+def check_member(archive, member, where):
+    """Check one member of an open zip archive like a ``.npy`` file, reading its header
+    only: ``(shape, fortran_order, dtype, header length)``."""
     with archive.open(member) as handle:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise InputFileError(f"{where}: member is not a .npy array")
     with archive.open(member) as handle:
-        shape, _, dtype = _read_npy_header(handle, where)
-        available = archive.getinfo(member).file_size - handle.tell()
-        _check_npy_data(shape, dtype, available, where)
+        shape, fortran, dtype = _read_npy_header(handle, where)
+        header_length = handle.tell()
+    _check_npy_data(shape, dtype, archive.getinfo(member).file_size - header_length, where)
+    return shape, fortran, dtype, header_length
+
+
+def _read_member(archive, member, name, path):
+    """One member of an open zip archive, checked like a ``.npy`` file, then read."""
+    where = f"{path}[{name}]"
+    check_member(archive, member, where)
     with archive.open(member) as handle:
         try:
             return np.lib.format.read_array(handle, allow_pickle=False)
@@ -187,6 +194,26 @@ def load_npz(path):
     that is not a zip archive, any member that is not a plain, complete ``.npy`` array, and
     two members with the same name (``a`` and ``a.npy``).
     """
+    path = check_npz_file(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {name: _read_member(archive, member, name, path)
+                    for name, member in npz_members(archive, path).items()}
+    except InputFileError:
+        raise
+    except ZIP_ERRORS as exc:
+        raise InputFileError(f"{path}: cannot read as .npz ({type(exc).__name__}: {exc})") \
+            from None
+
+
+#: What zipfile, zlib and NumPy raise on a damaged archive.
+ZIP_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation,
+              NotImplementedError, KeyError, RuntimeError, zlib.error)
+
+
+def check_npz_file(path):
+    """``path`` as a Path when it is an existing zip file; refused (:class:`InputFileError`)
+    when missing, a single ``.npy`` array, or not a zip archive."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise _not_found(path)
@@ -195,21 +222,17 @@ def load_npz(path):
         raise InputFileError(f"{path}: expected an .npz archive, found one .npy array")
     if not magic.startswith(ZIP_MAGICS):
         raise InputFileError(f"{path}: not an .npz archive (it is not a zip file)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {}
-            for member in archive.namelist():
-                name = member[:-4] if member.endswith(".npy") else member
-                if name in members:
-                    raise InputFileError(
-                        f"{path}: holds two members named {name!r} "
-                        f"({members[name]!r} and {member!r})")
-                members[name] = member
-            return {name: _read_member(archive, member, name, path)
-                    for name, member in members.items()}
-    except InputFileError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation,
-            NotImplementedError, KeyError, RuntimeError, zlib.error) as exc:
-        raise InputFileError(f"{path}: cannot read as .npz ({type(exc).__name__}: {exc})") \
-            from None
+    return path
+
+
+def npz_members(archive, path):
+    """``{name: member}`` of an open ``.npz`` (names without ``.npy``); two members of one
+    name (``a`` and ``a.npy``) are refused."""
+    members = {}
+    for member in archive.namelist():
+        name = member[:-4] if member.endswith(".npy") else member
+        if name in members:
+            raise InputFileError(f"{path}: holds two members named {name!r} "
+                                 f"({members[name]!r} and {member!r})")
+        members[name] = member
+    return members

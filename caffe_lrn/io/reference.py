@@ -2,9 +2,10 @@
 
 A reference (``REF``) is one of:
 
-- an ``.npz`` archive whose keys are Caffe blob names;
-- a directory of ``.npy`` files, one per blob, named ``<escaped-name>.npy`` (opened
-  memory-mapped, so a large blob is read image by image);
+- an ``.npz`` archive whose keys are Caffe blob names (members read only when used, a run of
+  images at a time: :mod:`caffe_lrn.io.lazy`);
+- a directory of ``.npy`` files, one per blob, named ``<escaped-name>.npy`` (read a run of
+  images at a time from the file, so a blob larger than memory is checked in pieces);
 - a directory of Caffe ``.binaryproto`` files, one ``BlobProto`` per blob, named
   ``<escaped-name>.binaryproto`` (``data`` or ``double_data``; the shape from ``shape`` or
   from the legacy ``num``/``channels``/``height``/``width`` fields);
@@ -23,7 +24,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import BlobError, InputFileError
-from caffe_lrn.io.files import load_npy, load_npz
+from caffe_lrn.io.lazy import open_npy, open_npz
 from caffe_lrn.schema import BlobProto
 
 NPY_SUFFIX = ".npy"
@@ -163,7 +164,7 @@ def open_blobs(path):
                 continue
             if entry.name.endswith(NPY_SUFFIX):
                 kind, stem = "npy-dir", entry.name[:-len(NPY_SUFFIX)]
-                load = (lambda e=entry: load_npy(e, mmap=True))
+                load = (lambda e=entry: open_npy(e))
             elif entry.name.endswith(BINARYPROTO_SUFFIX):
                 kind, stem = "binaryproto-dir", entry.name[:-len(BINARYPROTO_SUFFIX)]
                 load = (lambda e=entry: read_binaryproto(e))
@@ -181,8 +182,7 @@ def open_blobs(path):
         raise InputFileError(
             f"{path}: a single {path.suffix} file has no blob names; put one file per blob in "
             f"a directory (named <blob>{path.suffix}, '/' escaped as %2F) or use an .npz")
-    arrays = load_npz(path)
-    for key, array in arrays.items():
+    for key, blob in open_npz(path).items():  # headers only: members are read when used
         _add(loaders, origins, unescape_name(key), f"key {key!r}",
-             (lambda a=array: a), path)
+             (lambda b=blob: b), path)
     return BlobStore(path, "npz", loaders)

@@ -94,8 +94,12 @@ def read_images(blob, start, stop):
     A C-ordered ``np.memmap`` as :func:`caffe_lrn.io.files.load_npy` returns it is read from
     its file at the images' offset instead of through the map: pages touched through a map
     stay in the process's resident memory, so reading a blob larger than memory through it
-    would make the process as large as the blob. Anything else is sliced and copied.
+    would make the process as large as the blob. An ``.npz`` member
+    (:class:`caffe_lrn.io.lazy.ArchiveBlob`) reads its own images. Anything else is sliced
+    and copied.
     """
+    if hasattr(blob, "read_images"):
+        return blob.read_images(start, stop)
     if (isinstance(blob, np.memmap) and isinstance(blob.base, mmap.mmap)
             and blob.filename and blob.flags.c_contiguous and blob.ndim >= 1):
         per_image = int(np.prod(blob.shape[1:], dtype=np.int64))

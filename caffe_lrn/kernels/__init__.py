@@ -9,10 +9,12 @@ these kernels give the same bits.
 - :mod:`~caffe_lrn.kernels.powf`: glibc's ``powf`` (FMA build), vectorisable.
 - :mod:`~caffe_lrn.kernels.fastpow`: the fast mode's power for ``beta = 0.75``.
 - :mod:`~caffe_lrn.kernels.across`, :mod:`~caffe_lrn.kernels.within`: the fused layers.
+- :mod:`~caffe_lrn.kernels.jit`: the compile options and where the compiled code is cached.
 - :mod:`~caffe_lrn.kernels.lrn`: constants, tiles and threads for the layer.
 
 The kernels are compiled on first use and cached by numba next to these modules (or in
-``NUMBA_CACHE_DIR``), so later processes start in well under a second. numba checks only a
+``NUMBA_CACHE_DIR``, or the user's cache folder; :mod:`~caffe_lrn.kernels.jit` finds a private
+one when none is writable), so later processes start in well under a second. numba checks only a
 kernel's own module for changes: after editing ``intrinsics.py``, ``powf.py`` or
 ``fastpow.py`` in a development checkout, delete ``caffe_lrn/kernels/__pycache__``.
 """

@@ -20,9 +20,9 @@ from numba import njit
 
 from caffe_lrn.kernels.fastpow import pow_075_main
 from caffe_lrn.kernels.intrinsics import fma32
+from caffe_lrn.kernels.jit import JIT
 from caffe_lrn.kernels.powf import powf_main, powf_scalar
 
-_JIT = dict(nogil=True, error_model="numpy", cache=True)
 _INLINE = dict(inline="always", error_model="numpy")
 
 #: Pixels per block in the backward pass (the length of its ratio buffer's rows).
@@ -104,7 +104,7 @@ def _forward_tile(x, top, n0, n1, q0, q1, aos, k, size, pre_pad, y, main):
                              y64, top[n, c, q0:q1], main)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def forward(x, top, n0, n1, q0, q1, aos, k, size, pre_pad, y, fast):
     """``top = scale^y * x`` (``y = -beta``) for the tile."""
     if fast:
@@ -214,7 +214,7 @@ def _backward_tile(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_p
                             size, pre_pad, y, y64, cache_ratio_value, main)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def backward(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
              cache_ratio_value, fast):
     """``bottom_diff`` for the tile, ``scale`` recomputed from ``x`` channel by channel.
@@ -234,7 +234,7 @@ def backward(x, top_diff, bottom_diff, n0, n1, q0, q1, aos, k, size, pre_pad, y,
                        cache_ratio_value, powf_main)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def scale_blob(x, scale_out, n0, n1, q0, q1, aos, k, size, pre_pad):
     """Caffe's ``scale_`` blob for the tile (what Caffe's forward keeps)."""
     length = q1 - q0

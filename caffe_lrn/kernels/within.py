@@ -25,9 +25,9 @@ from numba import njit
 
 from caffe_lrn.kernels.fastpow import pow_075_main
 from caffe_lrn.kernels.intrinsics import fma32
+from caffe_lrn.kernels.jit import JIT
 from caffe_lrn.kernels.powf import powf_main, powf_scalar, square_main
 
-_JIT = dict(nogil=True, error_model="numpy", cache=True)
 _INLINE = dict(inline="always", error_model="numpy")
 _TWO = np.float32(2.0)
 _ZERO = np.float32(0.0)
@@ -225,7 +225,7 @@ def _forward_tile(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mo
             _forward_plane(plane, top[n, c], pool, flags, divisor, alpha, y, y64, mode, main)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def forward_keep(x, top, power_out, base_out, height, width, n0, n1, c0, c1, size, pad,
                  alpha, y):
     """The fast mode's forward (mode 0, the fast power) keeping, per element, the Power
@@ -244,7 +244,7 @@ def forward_keep(x, top, power_out, base_out, height, width, n0, n1, c0, c1, siz
                                 divisor, alpha, y, y64, pow_075_main)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def forward(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode, fast):
     """``top = x * (1 + alpha * avepool(powf(x, 2)))^y`` (``y = -beta``) for the tile."""
     if fast:
@@ -279,7 +279,7 @@ def _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size
                 out[q] = out[q] + spread[q] * fma32(_TWO, plane[q], _ZERO)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def backward(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad, alpha, y,
              mode, diff_scale, fast):
     """``bottom_diff`` for the tile: the pipeline's forward recomputed per plane, then its
@@ -315,7 +315,7 @@ def _spread3(share_padded, out, x, masks, area, width):
         out[q] = out[q] + acc * fma32(_TWO, x[q], _ZERO)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def backward_kept(x, top_diff, power, base, bottom_diff, height, width, n0, n1, c0, c1, size,
                   pad, diff_scale):
     """``bottom_diff`` for the tile from what :func:`forward_keep` kept: no square, pool or

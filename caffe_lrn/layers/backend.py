@@ -11,6 +11,8 @@ Two backends give the same bits (the tests prove it):
 missing is an error, not a silent fallback.
 
 ``threads=None`` means ``CAFFE_LRN_THREADS`` if set, else the cores this process may use.
+At most :func:`max_threads` (4 per core, and never fewer than 256): more threads than that
+cannot run faster and only exhaust the system's thread limit, so a larger count is refused.
 Work is split by images (or by pixels or channel planes when there are fewer images than
 threads); the results never depend on the split.
 """
@@ -82,6 +84,16 @@ def available_cores():
         return max(1, os.cpu_count() or 1)
 
 
+#: The thread cap is this many threads per core, and never below MIN_THREAD_CAP.
+THREADS_PER_CORE = 4
+MIN_THREAD_CAP = 256
+
+
+def max_threads():
+    """The most threads a layer may use: 4 per core, at least 256."""
+    return max(MIN_THREAD_CAP, THREADS_PER_CORE * available_cores())
+
+
 def resolve_threads(threads=None):
     """The thread count for ``threads`` (None: ``CAFFE_LRN_THREADS``, else every core)."""
     source = "threads"
@@ -97,4 +109,8 @@ def resolve_threads(threads=None):
             from None
     if count < 1 or count != float(threads):
         raise ParameterError(f"{source} must be at least 1, got {threads!r}")
+    if count > max_threads():
+        raise ParameterError(
+            f"{source} must be at most {max_threads()} ({THREADS_PER_CORE} per core, at least "
+            f"{MIN_THREAD_CAP}; this machine has {available_cores()} cores), got {threads!r}")
     return count

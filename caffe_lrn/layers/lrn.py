@@ -52,7 +52,9 @@ from caffe_lrn.layers.eltwise import prod_backward, prod_forward
 from caffe_lrn.layers.pooling import ave_pool_backward, ave_pool_forward, check_pooling
 from caffe_lrn.layers.power import power_backward, power_forward
 from caffe_lrn.layers.split import split_backward
-from caffe_lrn.numerics.caffe_math import axpy, fast_powx, powx
+from caffe_lrn.numerics.caffe_math import (
+    axpy, axpy_keep_y_nan, binary_op, fast_powx, powx,
+)
 from caffe_lrn.parallel import chunks, run_pieces
 from caffe_lrn.params import LRNParams
 
@@ -127,6 +129,12 @@ def window_terms(start, stop, pre_pad, channels):
         yield real_stop
 
 
+def _non_finite(*blobs):
+    """Whether NaN can occur at all (an inf or NaN in an operand): only then is x86's choice
+    between two NaNs applied (caffe_math: NaN bits); finite operands make no NaN."""
+    return any(not np.isfinite(blob).all() for blob in blobs)
+
+
 def across_scale(bottom, params, out):
     """Caffe's ``scale_`` for a chunk of images, written into ``out`` (same shape)."""
     dtype = bottom.dtype.type
@@ -140,15 +148,17 @@ def across_scale(bottom, params, out):
         real = c - pre_pad
         return squares[:, real] if 0 <= real < channels else padding
 
+    # Squares overflow to inf, and inf - inf is NaN: the rule is needed when one is not finite.
+    add = axpy_keep_y_nan if _non_finite(squares) else axpy  # see caffe_math: NaN bits
     out[...] = dtype(params.k)
     first = out[:, 0]
     for c in window_terms(0, size, pre_pad, channels):
-        axpy(alpha_over_size, padded_square(c), first)
+        add(alpha_over_size, padded_square(c), first)
     for c in range(1, channels):
         current = out[:, c]
         current[...] = out[:, c - 1]
-        axpy(alpha_over_size, padded_square(c + size - 1), current)
-        axpy(-alpha_over_size, padded_square(c - 1), current)
+        add(alpha_over_size, padded_square(c + size - 1), current)
+        add(-alpha_over_size, padded_square(c - 1), current)
     return out
 
 
@@ -159,8 +169,8 @@ def across_forward(bottom, params, scale_out=None, power=powx):
         scale_out = np.empty(bottom.shape, dtype=bottom.dtype)
     across_scale(bottom, params, scale_out)
     top = power(scale_out, -bottom.dtype.type(params.beta))
-    top *= bottom
-    return top
+    # caffe_mul(top, bottom): a NaN in top (the power) wins over one in bottom.
+    return binary_op(np.multiply, top, bottom, out=top, nan_rule=_non_finite(top, bottom))
 
 
 def across_backward(top_diff, bottom, scale, params, power=powx):
@@ -171,11 +181,15 @@ def across_backward(top_diff, bottom, scale, params, power=powx):
     # Computed in double (2. * alpha_ * beta_ / size_), then stored in the blob's precision.
     cache_ratio_value = dtype(2.0 * float(dtype(params.alpha)) * float(dtype(params.beta))
                               / size)
+    # Caffe's operand order, for x86's choice between two NaNs (see caffe_math).
+    rule = _non_finite(scale, bottom, top_diff)
+    add = axpy_keep_y_nan if rule else axpy
     scale_power = power(scale, -dtype(params.beta))
-    top = scale_power * bottom  # the forward's top, recomputed bit for bit
-    bottom_diff = np.multiply(top_diff, scale_power, out=scale_power)
-    ratio = np.multiply(top_diff, top, out=top)
-    ratio /= scale
+    # The forward's top, recomputed bit for bit.
+    top = binary_op(np.multiply, scale_power, bottom, nan_rule=rule)
+    bottom_diff = binary_op(np.multiply, top_diff, scale_power, out=scale_power, nan_rule=rule)
+    ratio = binary_op(np.multiply, top_diff, top, out=top, nan_rule=rule)
+    binary_op(np.divide, ratio, scale, out=ratio, nan_rule=rule)
     padding = np.zeros(bottom.shape[:1] + bottom.shape[2:], dtype=bottom.dtype)
 
     def padded_ratio(c):  # Caffe's padded_ratio buffer, offset inverse_pre_pad = pre_pad
@@ -184,12 +198,12 @@ def across_backward(top_diff, bottom, scale, params, power=powx):
 
     accum = np.zeros_like(padding)
     for c in window_terms(0, size - 1, pre_pad, channels):
-        accum += padded_ratio(c)
+        add(1, padded_ratio(c), accum)
     for c in range(channels):
-        accum += padded_ratio(c + size - 1)
-        accum_times_bottom = bottom[:, c] * accum
-        axpy(-cache_ratio_value, accum_times_bottom, bottom_diff[:, c])
-        accum -= padded_ratio(c)
+        add(1, padded_ratio(c + size - 1), accum)
+        accum_times_bottom = binary_op(np.multiply, bottom[:, c], accum, nan_rule=rule)
+        add(-cache_ratio_value, accum_times_bottom, bottom_diff[:, c])
+        add(-1, padded_ratio(c), accum)
     return bottom_diff
 
 
@@ -333,6 +347,7 @@ class LRNLayer:
         elif kernels is not None and bottom.size:
             top = kernels.forward(bottom, self.params, fast=not self.exact,
                                   threads=self.threads, chunk_images=self.chunk_images)
+            self._nan_bits_from_numpy(top, lrn_forward, bottom)
         else:
             top = np.empty(bottom.shape, dtype=bottom.dtype)
             if bottom.size:
@@ -340,6 +355,27 @@ class LRNLayer:
         self._bottom = bottom
         self._top = BlobSpec(top.shape, top.dtype)
         return top
+
+    def _nan_bits_from_numpy(self, out, function, *blobs):
+        """Give the images of ``out`` that hold a NaN the NumPy engine's bits.
+
+        Which of two NaNs an operation returns is x86's first operand, and LLVM orders the
+        operands of the ACROSS kernels' commutative operations as it likes: their NaN bits
+        depended on the tiling. The NumPy engine applies Caffe's operand order
+        (:mod:`caffe_lrn.numerics.caffe_math`); images with a NaN are rare and recomputed.
+        WITHIN_CHANNEL's kernels already agree with it (the pipeline's operations meet no
+        two NaNs in a different order).
+        """
+        if self.params.within:
+            return out
+        images = np.flatnonzero(np.isnan(out).reshape(out.shape[0], -1).any(axis=1))
+        if images.size:
+            with np.errstate(all="ignore"):
+                for image in images:
+                    part = slice(image, image + 1)
+                    out[part] = function(*(blob[part] for blob in blobs), self.params,
+                                         self.exact)
+        return out
 
     def _numpy_forward(self, bottom, top):
         params, exact = self.params, self.exact
@@ -361,8 +397,10 @@ class LRNLayer:
             return kernels.backward_kept(bottom, top_diff, self.params, self._kept,
                                          threads=self.threads, chunk_images=self.chunk_images)
         if kernels is not None and bottom.size:
-            return kernels.backward(bottom, top_diff, self.params, fast=not self.exact,
-                                    threads=self.threads, chunk_images=self.chunk_images)
+            bottom_diff = kernels.backward(bottom, top_diff, self.params, fast=not self.exact,
+                                           threads=self.threads,
+                                           chunk_images=self.chunk_images)
+            return self._nan_bits_from_numpy(bottom_diff, lrn_backward, top_diff, bottom)
         bottom_diff = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
             self._numpy_backward(bottom, top_diff, bottom_diff)

@@ -15,7 +15,7 @@ import pathlib
 
 from google.protobuf.message import DecodeError
 
-from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError
+from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError, OutOfMemoryError
 from caffe_lrn.schema import NetParameter
 from caffe_lrn.nets.textproto import parse_text
 from caffe_lrn.nets.upgrade import upgrade_net
@@ -79,11 +79,33 @@ def _bad_string(message, path=""):
     return None
 
 
+# What protobuf's C parser (upb) says when its arena cannot grow: under a memory limit a large
+# net fails with this DecodeError, not a MemoryError, and it is no fault of the file.
+_ALLOC_FAILED = ("alloc failed", "out of memory", "memory")
+
+
+def _out_of_memory(data, source, exc):
+    return OutOfMemoryError(
+        f"{source}: out of memory parsing a {len(data)}-byte binary net (protobuf: {exc}); "
+        "a net's parsed form takes about 20 times its file size")
+
+
 def _parse_binary(data, source):
+    try:
+        return _parse_binary_checked(data, source)
+    except MemoryError as exc:
+        if isinstance(exc, OutOfMemoryError):
+            raise
+        raise _out_of_memory(data, source, "MemoryError") from None
+
+
+def _parse_binary_checked(data, source):
     net = NetParameter()
     try:
         net.ParseFromString(bytes(data))
     except (DecodeError, RuntimeError, ValueError) as exc:
+        if any(words in str(exc).lower() for words in _ALLOC_FAILED):
+            raise _out_of_memory(data, source, exc) from None
         error = find_wire_error(data, NetParameter.DESCRIPTOR)
         if error is not None:
             raise NetParseError(f"not a valid binary NetParameter: {error.describe()}",

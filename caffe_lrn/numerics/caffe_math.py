@@ -12,6 +12,15 @@ Everything else Caffe's LRN uses (``caffe_mul``, ``caffe_div``, ``caffe_sqr``, `
 ``caffe_add_scalar``, ``caffe_scal``) is one IEEE operation per element, which NumPy's float32
 arithmetic performs with the same rounding.
 
+NaN bits: when both operands of an x86 operation are NaN, the result is the first operand's
+NaN (quieted). A compiler may swap the operands of a commutative operation (``a*b``,
+``a + b``) differently in a vectorised loop and in its scalar remainder, so NumPy's (and
+LLVM's) choice of NaN depended on array lengths and strides, that is on chunking.
+:func:`keep_first_nan` applies the rule after an operation, naming the operand Caffe's code
+puts first: ``y`` in ``axpy`` (``y <- a*x + y`` as OpenBLAS's fused ``vfmadd231``), ``a`` in
+``caffe_mul(a, b)`` and ``caffe_div(a, b)``. Finite operands make no NaN, so the layer
+applies the rule only to chunks where an operand holds an inf or NaN.
+
 Caffe's double instantiation uses the same code in double; there :func:`axpy` computes
 ``a*x + y`` with two roundings (``daxpy`` fuses them, so float64 results may differ from
 Caffe's in the last bits) and :func:`powx` is NumPy's double power.
@@ -21,7 +30,8 @@ import numpy as np
 from caffe_lrn.errors import BlobError
 from caffe_lrn.numerics.powf import powf, two_sum
 
-__all__ = ["fma32", "axpy", "axpby", "powx", "fast_powx", "check_dtype", "SUPPORTED_DTYPES"]
+__all__ = ["fma32", "axpy", "axpby", "powx", "fast_powx", "check_dtype", "SUPPORTED_DTYPES",
+           "keep_first_nan", "axpy_keep_y_nan", "binary_op"]
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -105,6 +115,46 @@ def axpy(a, x, y):
         return y
     y += np.float64(a) * x
     return y
+
+
+_QUIET_BIT = {np.dtype(np.float32): (np.uint32, 1 << 22),
+              np.dtype(np.float64): (np.uint64, 1 << 51)}
+
+
+def _quieted(values):
+    kind, bit = _QUIET_BIT[values.dtype]
+    return (values.view(kind) | kind(bit)).view(values.dtype)
+
+
+def keep_first_nan(result, first, nan=None, kept=None):
+    """Where ``first`` (the operation's first operand, same shape as ``result``) is NaN,
+    ``result`` takes that NaN, quieted: x86's rule for NaN operands, whatever order the loop
+    that computed ``result`` used. ``nan`` and ``kept`` give the mask and values when
+    ``first`` has since been overwritten (in-place operations). Returns ``result``."""
+    if nan is None:
+        nan = np.isnan(first)
+        kept = first[nan] if nan.any() else None
+    if kept is not None and kept.size:
+        result[nan] = _quieted(kept)
+    return result
+
+
+def binary_op(ufunc, a, b, out=None, nan_rule=False):
+    """``ufunc(a, b, out=out)`` (``caffe_mul``, ``caffe_div``, ``caffe_add``...); with
+    ``nan_rule``, a NaN in ``a`` wins as on x86 (:func:`keep_first_nan`), even in place."""
+    if not nan_rule:
+        return ufunc(a, b, out=out)
+    nan = np.isnan(a)
+    kept = a[nan] if nan.any() else None
+    return keep_first_nan(ufunc(a, b, out=out), None, nan, kept)
+
+
+def axpy_keep_y_nan(a, x, y):
+    """:func:`axpy` with x86's NaN rule for its fused multiply-add: a NaN in ``y`` wins."""
+    nan = np.isnan(y)
+    kept = y[nan] if nan.any() else None
+    axpy(a, x, y)
+    return keep_first_nan(y, None, nan, kept)
 
 
 def axpby(alpha, x, beta, y):

@@ -57,13 +57,16 @@ def _bit_view(a, b):
     return a, b, a.view(view), b.view(view)
 
 
-def differing_indices(a, b, block=DIFF_BLOCK):
+def differing_indices(a, b, block=DIFF_BLOCK, nan_payloads=False):
     """Flat indices (ascending) of the elements whose bits differ, NaN equal to NaN.
 
     The same elements as :func:`bit_differs`, found in one sweep over the integer views of
     the bits, a block at a time: no float or full-size temporaries, so it runs at the speed
     memory is read. Only the (usually few) differing elements are looked at again, to let
     two NaNs of different payloads count as equal.
+
+    ``nan_payloads=True`` returns ``(indices, count)``, ``count`` being the elements NaN in
+    both whose bits (sign, payload) differ: not differing, but worth reporting.
     """
     a, b, a_bits, b_bits = _bit_view(np.asarray(a), np.asarray(b))
     found = []
@@ -75,10 +78,12 @@ def differing_indices(a, b, block=DIFF_BLOCK):
         if ne.any():
             found.append(np.flatnonzero(ne) + start)
     if not found:
-        return np.empty(0, dtype=np.intp)
+        index = np.empty(0, dtype=np.intp)
+        return (index, 0) if nan_payloads else index
     index = np.concatenate(found)
     both_nan = np.isnan(a[index]) & np.isnan(b[index])
-    return index[~both_nan] if both_nan.any() else index
+    kept = index[~both_nan] if both_nan.any() else index
+    return (kept, int(np.count_nonzero(both_nan))) if nan_payloads else kept
 
 
 def bit_differs(a, b):

@@ -37,6 +37,7 @@ from caffe_lrn.layers.checks import native_dtype
 from caffe_lrn.layers.lrn import LRNLayer
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.nets.state import State, filter_net
 from caffe_lrn.parallel import per_run, runs
 from caffe_lrn.progress import NoProgress
 from caffe_lrn.verify.comparison import BlobComparison
@@ -106,6 +107,7 @@ class NetReport:
     checks: list = field(default_factory=list)
     title: str = None
     fast: bool = False  # run in the engine's fast mode (LRNLayer(exact=False))
+    phase: str = "TEST"  # the net state whose layers were checked (State.describe())
 
     @property
     def passed(self):
@@ -118,10 +120,12 @@ class NetReport:
         return counts
 
 
-def select_layers(net, infos, names=None):
+def select_layers(net, infos, names=None, unfiltered=None, state=None):
     """The LRN layers to check: all of ``infos``, or those named (in the order named).
 
-    An unknown name raises LayerNotFoundError listing the net's LRN layers.
+    An unknown name raises LayerNotFoundError listing the net's LRN layers (``unfiltered``:
+    the net before :func:`caffe_lrn.nets.state.filter_net`, to say when a layer exists but
+    not in ``state``).
     """
     if not names:
         return list(infos)
@@ -134,6 +138,12 @@ def select_layers(net, infos, names=None):
                 chosen.append(by_name[name])
             continue
         other = [layer for layer in net.layer if layer.name == name]
+        if not other and unfiltered is not None and any(
+                layer.name == name for layer in unfiltered.layer):
+            raise LayerNotFoundError(
+                f"layer {name!r} is not in the net in phase {state.describe()} (its "
+                f"include/exclude rules leave it out; choose another with --phase); the "
+                f"LRN layers in this phase are: {lrn_names}")
         if other:
             raise LayerNotFoundError(
                 f"layer {name!r} is a {other[0].type} layer, not LRN; the net's LRN layers "
@@ -348,8 +358,12 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
 def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
                native=False, progress_factory=None, net_path="", title=None,
-               chunk_elements=CHUNK_ELEMENTS, fast=False, threads=None):
+               chunk_elements=CHUNK_ELEMENTS, fast=False, threads=None, state=None):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
+
+    ``state``: the :class:`caffe_lrn.nets.state.State` the net is built for (default TEST,
+    as Caffe runs a net for inference): layers whose include/exclude rules leave them out
+    of it are not checked, and do not count as overwriting a blob.
 
     ``layers``: names to check (default: every LRN layer). ``against``: frameworks to run
     each layer in too, via ``caffe_lrn.convert.frameworks.run_layer`` (Caffe's order of
@@ -370,12 +384,17 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
         raise ParameterError(f"unknown framework {unknown[0]!r}; choose from "
                              f"{', '.join(FRAMEWORKS)}")
     threads = resolve_threads(threads)
+    state = state or State()
+    unfiltered, net = net, filter_net(net, state)
     infos = lrn_layers(net)
     if not infos:
-        raise LayerNotFoundError(f"net {net.name or net_path!r} has no LRN layers to verify")
-    chosen = select_layers(net, infos, layers)
+        phase = (f" in phase {state.describe()}" if len(lrn_layers(unfiltered)) else "")
+        raise LayerNotFoundError(
+            f"net {net.name or net_path!r} has no LRN layers to verify{phase}")
+    chosen = select_layers(net, infos, layers, unfiltered=unfiltered, state=state)
     report = NetReport(net=str(net_path), blobs=str(blobs.path), blobs_kind=blobs.kind,
-                       net_name=net.name, max_ulp=max_ulp, title=title, fast=bool(fast))
+                       net_name=net.name, max_ulp=max_ulp, title=title, fast=bool(fast),
+                       phase=state.describe())
     total = 0
     for info in chosen:
         if info.bottom in blobs:

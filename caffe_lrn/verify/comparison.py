@@ -8,6 +8,10 @@ from caffe_lrn.errors import BlobError
 from caffe_lrn.numerics.ulp import blob_ulp_distance, differing_indices
 
 
+#: Elements measured at once (see :meth:`BlobComparison._measure`): its float64 and int64
+#: temporaries come to about 67 bytes an element, so a piece costs about 67 MB at most.
+PIECE_ELEMENTS = 1 << 20
+
 # Sums of whole numbers below this are exact in float64, whatever the order of addition.
 _EXACT_SUM = 2.0 ** 53
 
@@ -52,6 +56,9 @@ class BlobComparison:
       the mean is over elements whose distance is finite;
     - ``nan_mismatch``: elements NaN in one blob only; ``inf_mismatch``: elements infinite
       in one blob only or infinities of opposite sign;
+    - ``nan_payload_differing``: elements NaN in both whose bits (sign, payload) differ:
+      reported, not a failure (``differing`` counts NaN as equal to NaN); which NaN an
+      operation returns is the CPU's choice, not the layer's arithmetic;
     - ``worst_index`` (the (n, c, h, w) of the largest ULP distance, the first one if tied;
       None when nothing differs), ``worst_reference``, ``worst_ours``, ``worst_ulp``;
     - ``channel_max_ulp``: max ULP per channel (axis 1), for plots.
@@ -68,6 +75,7 @@ class BlobComparison:
         self._ulp_finite = 0
         self.nan_mismatch = 0
         self.inf_mismatch = 0
+        self.nan_payload_differing = 0
         self.worst_index = None
         self.worst_reference = None
         self.worst_ours = None
@@ -101,7 +109,9 @@ class BlobComparison:
                             f"{reference.shape}")
         if ours.size == 0:
             return self
-        differing = differing_indices(ours, reference)
+        differing, nan_payloads = differing_indices(ours, reference, nan_payloads=True)
+        if ours.dtype == reference.dtype:  # payload bits compare only at one width
+            self.nan_payload_differing += nan_payloads
         self.compared += int(ours.size)
         self.differing += int(differing.size)
         measured = (differing if ours.dtype == reference.dtype
@@ -114,7 +124,22 @@ class BlobComparison:
 
     def _measure(self, ours, reference, measured, differing, start):
         """The metrics over the elements at flat indices ``measured`` (every other element
-        of the chunk is bit-identical: distance 0)."""
+        of the chunk is bit-identical: distance 0), a bounded piece at a time.
+
+        Pieces go in index order, so the first of tied worst elements is still the one
+        named; only a float64 mean over more than one piece may round differently in its
+        last bit from one sum over the chunk.
+        """
+        if measured.size <= PIECE_ELEMENTS:
+            self._measure_piece(ours, reference, measured, differing, start, whole=True)
+            return
+        self._ulp_finite += ours.size - measured.size
+        for first in range(0, measured.size, PIECE_ELEMENTS):
+            piece = measured[first:first + PIECE_ELEMENTS]
+            lo, hi = np.searchsorted(differing, [piece[0], piece[-1] + 1])
+            self._measure_piece(ours, reference, piece, differing[lo:hi], start, whole=False)
+
+    def _measure_piece(self, ours, reference, measured, differing, start, whole):
         o = ours.reshape(-1)[measured]
         r = reference.reshape(-1)[measured]
         distance = blob_ulp_distance(o, r)
@@ -132,9 +157,12 @@ class BlobComparison:
             self.max_rel = max(self.max_rel, float(rel[finite].max()))
         self.max_ulp = max(self.max_ulp, float(distance.max()))
         finite_distance = np.isfinite(distance)
-        unmeasured = ours.size - measured.size
-        self._ulp_sum += _sum_in_order(distance, finite_distance, measured, ours.size)
-        self._ulp_finite += int(np.count_nonzero(finite_distance)) + unmeasured
+        if whole:
+            self._ulp_sum += _sum_in_order(distance, finite_distance, measured, ours.size)
+            self._ulp_finite += ours.size - measured.size
+        else:
+            self._ulp_sum += float(distance[finite_distance].sum())
+        self._ulp_finite += int(np.count_nonzero(finite_distance))
         self.nan_mismatch += int(np.count_nonzero(nan_o ^ nan_r))
         self.inf_mismatch += int(np.count_nonzero(
             (inf_o | inf_r) & ~(inf_o & inf_r & (o64 == r64))))
@@ -179,6 +207,7 @@ class BlobComparison:
         self._ulp_finite += other._ulp_finite
         self.nan_mismatch += other.nan_mismatch
         self.inf_mismatch += other.inf_mismatch
+        self.nan_payload_differing += other.nan_payload_differing
         self.channel_max_ulp = np.maximum(self.channel_max_ulp, other.channel_max_ulp)
         if other._worst_key > self._worst_key:
             self._worst_key = other._worst_key
@@ -209,6 +238,7 @@ class BlobComparison:
             "mean_ulp": self.mean_ulp,
             "nan_mismatch": self.nan_mismatch,
             "inf_mismatch": self.inf_mismatch,
+            "nan_payload_differing": self.nan_payload_differing,
             "pattern_agrees": self.pattern_agrees,
             "worst": None if self.worst_index is None else {
                 "index": list(self.worst_index),

@@ -26,6 +26,7 @@ JSON schema (``"schema": "caffe-lrn/verify/2"``; version 2 added the summary's `
       "runs": [{
         "title": null,                    # a name for bundled examples, else null
         "net": "alexnet_deploy.prototxt", "net_name": "AlexNet",
+        "phase": "TEST",                  # the net state checked (include/exclude rules)
         "blobs": "alexnet_blobs.npz", "blobs_format": "npz",  # or npy-dir, binaryproto-dir
         "passed": true,
         "layers": [{
@@ -41,6 +42,7 @@ JSON schema (``"schema": "caffe-lrn/verify/2"``; version 2 added the summary's `
             "compared": 290400, "differing": 0,
             "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0.0, "mean_ulp": 0.0,
             "nan_mismatch": 0, "inf_mismatch": 0, "pattern_agrees": true,
+            "nan_payload_differing": 0,   # NaN in both, other bits: reported, not failed
             "worst": null                 # or {"index": [n, c, h, w], "reference": r,
           },                              #     "ours": o, "ulp": d}
           "against": [{"framework": "tf", "form": "caffe-order",  # or "native"
@@ -109,6 +111,7 @@ def run_record(report):
         "title": report.title,
         "net": report.net,
         "net_name": report.net_name,
+        "phase": report.phase,
         "blobs": report.blobs,
         "blobs_format": report.blobs_kind,
         "passed": report.passed,
@@ -296,6 +299,10 @@ def notes(report):
                 f"{fmt_ulp(c.worst_ulp)} ULP")
         if check.status == FAIL and check.reason:
             lines.append(f"{check.layer}: {check.reason}")
+        if c is not None and c.nan_payload_differing:
+            lines.append(
+                f"{check.layer}: {fmt_count(c.nan_payload_differing)} NaN elements have other "
+                f"NaN bits (sign or payload) than the reference: reported, not a failure")
         for fw in check.against:
             if fw.error:
                 lines.append(f"{check.layer} vs {fw.framework}: {fw.error}")
@@ -340,6 +347,7 @@ def render_report(report, show_header=True):
     if show_header:
         lines.append(f"net:       {report.net} ({report.net_name or 'unnamed'})")
         lines.append(f"reference: {report.blobs} ({report.blobs_kind})")
+        lines.append(f"phase:     {report.phase}")
         lines.append(f"policy:    {policy_text(report.max_ulp)}")
         if report.fast:
             lines.append(f"engine:    {fast_mode_note(report.max_ulp)}")
