@@ -149,13 +149,15 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
     assert code == 1
     assert set(document) == {"schema", "caffe_lrn_version", "passed", "policy", "summary",
                              "runs"}
-    assert document["schema"] == "caffe-lrn/verify/2"
+    assert document["schema"] == "caffe-lrn/verify/3"
     assert document["passed"] is False
     assert document["policy"] == {"max_ulp": None, "against": [], "against_max_ulp": None,
-                                  "native": False, "fast": False}
+                                  "native": False, "fast": False, "profile": "auto"}
     summary = document["summary"]
     worst = summary.pop("worst")
     per_layer = summary.pop("per_layer")
+    # norm2 is the default build's; the nudged norm1 is no build's, so none gives both.
+    assert summary.pop("profile") == {"matching": [], "builds": "no known Caffe build"}
     assert summary == {"runs": 1, "files": 1, "layers": 2, "passed": 1, "failed": 1,
                        "unverifiable": 0, "compared": 96 * 27 * 27 + 256 * 13 * 13,
                        "differing": 1}
@@ -170,7 +172,7 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
     assert run["blobs_format"] == "npz" and run["net_name"] == "CaffeNet"
     layer = run["layers"][0]
     assert set(layer) == {"layer", "index", "bottom", "top", "lrn_param", "shape", "dtype",
-                          "status", "reason", "seconds", "metrics", "against"}
+                          "status", "reason", "seconds", "metrics", "profile", "against"}
     assert (layer["layer"], layer["bottom"], layer["top"], layer["status"]) == (
         "norm1", "pool1", "norm1", "fail")
     assert layer["shape"] == [1, 96, 27, 27] and layer["dtype"] == "float32"
@@ -179,6 +181,10 @@ def test_json_schema(tmp_path, capsys, caffenet_blobs):
     metrics = layer["metrics"]
     assert metrics["differing"] == 1 and metrics["max_ulp"] == 1.0
     assert metrics["worst"]["index"] == [0, 95, 26, 0] and metrics["worst"]["ulp"] == 1.0
+    # Every build was tried; the closest is the default, one element away.
+    assert layer["profile"]["compared"] == "openblas-avx512"
+    assert layer["profile"]["matching"] == []
+    assert run["layers"][1]["profile"]["matching"] == ["openblas-avx512"]
 
 
 def test_json_writes_non_finite_numbers_as_strings(tmp_path, capsys, caffenet_blobs):
@@ -201,6 +207,9 @@ def test_example_passes_and_explains_itself(capsys):
         assert title in out
     assert "PASS: 6 of 6 LRN layers verified" in out
     assert "matches Caffe's bit for bit" in out
+    # ... and names the build that made the dumps (the AlexNet and CaffeNet layers tell).
+    assert ("The dumps were made by Caffe on OpenBLAS with its AVX-512 kernels"
+            in " ".join(out.split()))
 
 
 def test_example_json(capsys):

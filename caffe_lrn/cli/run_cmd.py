@@ -6,6 +6,9 @@
 
 ``--fast`` runs the fast mode (top within 2 ULP of Caffe's bits; the README has the
 bounds); ``--threads`` and ``--backend`` choose how the work runs, never the results.
+``--profile`` chooses which Caffe build's bits to produce (the BLAS it was linked against:
+``openblas-avx512``, the default, ``openblas-avx2`` or ``atlas``; default
+``CAFFE_LRN_PROFILE``).
 
 The layer comes from a net file (prototxt or caffemodel, any vintage; looked up by name
 among its LRN layers) or from an ``lrn_param`` in Caffe's text format. ``X.npy`` is an
@@ -23,6 +26,7 @@ from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, parse_size, run_npy
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.numerics.profiles import get_profile, profile_names
 from caffe_lrn.params import LRNParams
 
 
@@ -56,6 +60,7 @@ def run(args):
     if args.output.lower().endswith(".npy") and args.top_diff is not None:
         raise UsageError("an .npy output holds top only; with --top-diff write an .npz")
     max_memory = parse_size(args.max_memory)
+    profile = get_profile(args.profile)
     check_output_path(args.output, args.force)  # refuse before any work is done
 
     if args.lrn_param is not None:
@@ -66,12 +71,13 @@ def run(args):
         source = f"layer {args.layer!r}"
     # Runs of images are read, computed and appended to the output one at a time, so a
     # blob larger than memory runs within --max-memory (results do not depend on it).
-    layer_options = dict(exact=not args.fast, threads=args.threads, backend=args.backend)
+    layer_options = dict(exact=not args.fast, threads=args.threads, backend=args.backend,
+                         profile=profile)
     summary = run_npy(params, args.input, args.output, top_diff_path=args.top_diff,
                       max_memory=max_memory, chunk_images=args.chunk, force=args.force,
                       layer_options=layer_options)
     shape = "x".join(str(d) for d in summary["shape"])
-    mode = "fast mode" if args.fast else "exact"
+    mode = f"fast mode, profile {profile.name}" if args.fast else f"exact as {profile.build}"
     print(f"{args.output}: {', '.join(summary['outputs'])} of {source} "
           f"({params.norm_region}, local_size {params.local_size}) on {shape} "
           f"{summary['dtype']}, {mode}")
@@ -107,6 +113,10 @@ def register(subparsers):
     parser.add_argument("--fast", action="store_true",
                         help="fast mode: a cheaper power, top within 2 float32 ULP of "
                              "Caffe's bits instead of equal to them")
+    parser.add_argument("--profile", metavar="P",
+                        help="the Caffe build whose bits to produce: " +
+                             ", ".join(profile_names()[:3]) + " or an alias such as "
+                             "reference (default: CAFFE_LRN_PROFILE, else openblas-avx512)")
     parser.add_argument("--threads", metavar="N", type=int,
                         help="threads to use (default: CAFFE_LRN_THREADS, else every core; "
                              "the results do not depend on it)")

@@ -1,6 +1,7 @@
 """``caffe-lrn verify``: check reference LRN activations against caffe-lrn's engine.
 
-    caffe-lrn verify NET --blobs REF [REF ...] [--layer NAME ...] [--max-ulp N] [--fast] [--json]
+    caffe-lrn verify NET --blobs REF [REF ...] [--layer NAME ...] [--max-ulp N] [--profile P]
+                     [--fast] [--json]
                      [--against tf|torch|onnx ...] [--against-max-ulp N] [--native]
                      [--plot OUT.png [--force]] [--phase TRAIN|TEST] [--stage S] [--level N]
     caffe-lrn verify --example
@@ -15,10 +16,12 @@ import textwrap
 
 from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
 from caffe_lrn.convert.records import FRAMEWORKS
+from caffe_lrn.errors import ParameterError
 from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, elements_per_chunk, parse_size
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.state import PHASES, State
+from caffe_lrn.numerics.profiles import get_profile, profile_names
 from caffe_lrn.progress import Progress
 from caffe_lrn.verify import report as render
 from caffe_lrn.verify.check import verify_paths
@@ -31,6 +34,12 @@ Run each LRN layer of NET on its bottom blob from a reference dump REF and compa
 result with REF's top blob, element by element, in float32 ULPs. By default a layer passes
 only when it is bit-identical; --max-ulp N accepts up to N ULP (for references from other
 Caffe builds: GPU, MKL). A NaN/inf pattern mismatch always fails.
+
+Caffe builds round differently (the BLAS library decides whether axpy fuses a*x + y):
+--profile auto (the default) runs each layer as the default build (OpenBLAS with AVX-512
+kernels) and, only if that is not bit-identical, as the other builds, and reports which
+build reproduces the dump (or the closest one). --profile NAME runs one build only:
+openblas-avx512, openblas-avx2, atlas (aliases: reference, netlib, openblas-haswell, ...).
 
 --fast checks the engine's fast mode (LRNLayer(exact=False): a cheaper power, top within
 2 float32 ULP of the exact engine). It is not bit for bit, so pair it with --max-ulp 2:
@@ -65,6 +74,16 @@ def _non_negative(text):
     return int(value) if value == int(value) else value
 
 
+def _profile_name(text):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return get_profile(text).name
+    except ParameterError:
+        raise argparse.ArgumentTypeError(
+            f"must be auto or one of {', '.join(profile_names())}, got {text!r}") from None
+
+
 def register(subparsers):
     parser = subparsers.add_parser(
         "verify", help="verify reference LRN activations (float32 ULPs, bit for bit)",
@@ -79,11 +98,14 @@ def register(subparsers):
                         help="check only this LRN layer (repeatable; default: all)")
     parser.add_argument("--max-ulp", type=_non_negative, metavar="N", default=None,
                         help="pass layers at most N float32 ULP away (default: bit-identical)")
+    parser.add_argument("--profile", metavar="P", default="auto", type=_profile_name,
+                        help="the Caffe build to run as: auto (default: find it per layer), "
+                             "openblas-avx512, openblas-avx2, atlas, or an alias")
     parser.add_argument("--fast", action="store_true",
                         help="run the engine's fast mode (top within 2 ULP of the exact "
                              "engine: use with --max-ulp 2)")
     parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON (schema caffe-lrn/verify/2)")
+                        help="print the report as JSON (schema caffe-lrn/verify/3)")
     parser.add_argument("--against", action="append", choices=FRAMEWORKS, default=[],
                         metavar="FRAMEWORK",
                         help="also run each layer converted to FRAMEWORK (tf, torch, onnx) "
@@ -134,7 +156,7 @@ def _progress_factory(total, label, layer_count):
 
 def _options(args):
     return dict(layers=args.layers, max_ulp=args.max_ulp, against=tuple(args.against),
-                fast=args.fast, threads=args.threads,
+                fast=args.fast, threads=args.threads, profile=args.profile,
                 against_max_ulp=args.against_max_ulp, native=args.native,
                 progress_factory=_progress_factory,
                 chunk_elements=elements_per_chunk(_budget(args)),
@@ -173,7 +195,8 @@ def run(args):
         reports = _run_dumps(args)
 
     policy = dict(max_ulp=args.max_ulp, against=args.against,
-                  against_max_ulp=args.against_max_ulp, native=args.native, fast=args.fast)
+                  against_max_ulp=args.against_max_ulp, native=args.native, fast=args.fast,
+                  profile=args.profile)
     if args.json:
         sys.stdout.write(render.render_json(reports, **policy))
     elif args.example:
@@ -240,6 +263,11 @@ def _render_examples(reports, args):
             _wrap(example.about + ".", indent="  "),
             f"  net:       {report.net}",
             f"  reference: {report.blobs}",
+        ]
+        build = render.build_text([report], report.profile)
+        if build:
+            lines.append(_wrap(f"build:     {build}", indent="  ", hang=" " * 13))
+        lines += [
             "",
             render.render_table(report, compact=True),
         ]
@@ -253,10 +281,13 @@ def _render_examples(reports, args):
             "Every LRN output matches Caffe's" +
             (" bit for bit." if summary["differing"] == 0 else
              f" within {render.fmt_ulp(float(args.max_ulp))} ULP."))
+        build = render.build_text(reports, args.profile)
+        if build:
+            lines.append(_wrap(f"The dumps were made by {build}."))
     lines += ["", "Your own net: caffe-lrn verify NET --blobs REF.npz   (caffe-lrn verify -h)"]
     return "\n".join(lines) + "\n"
 
 
-def _wrap(text, width=79, indent=""):
+def _wrap(text, width=79, indent="", hang=None):
     return "\n".join(textwrap.wrap(text, width, initial_indent=indent,
-                                   subsequent_indent=indent))
+                                   subsequent_indent=indent if hang is None else hang))

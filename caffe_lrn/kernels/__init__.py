@@ -8,6 +8,8 @@ these kernels give the same bits.
 - :mod:`~caffe_lrn.kernels.intrinsics`: fused multiply-add, square root and bit casts.
 - :mod:`~caffe_lrn.kernels.powf`: glibc's ``powf`` (FMA build), vectorisable.
 - :mod:`~caffe_lrn.kernels.fastpow`: the fast mode's power for ``beta = 0.75``.
+- :mod:`~caffe_lrn.kernels.axpy`: Caffe's saxpy element under each build profile.
+- :mod:`~caffe_lrn.kernels.libm`: libm's double ``pow`` in a compiled loop (float64 blobs).
 - :mod:`~caffe_lrn.kernels.across`, :mod:`~caffe_lrn.kernels.within`: the fused layers.
 - :mod:`~caffe_lrn.kernels.jit`: the compile options and where the compiled code is cached.
 - :mod:`~caffe_lrn.kernels.lrn`: constants, tiles and threads for the layer.

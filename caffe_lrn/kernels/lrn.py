@@ -10,7 +10,9 @@ tiles never interact, so every tiling and thread count gives the same bits.
 import numpy as np
 
 from caffe_lrn.kernels import across, within
+from caffe_lrn.kernels.libm import powx  # noqa: F401  (the NumPy engine's compiled power)
 from caffe_lrn.kernels.fastpow import FAST_EXPONENT
+from caffe_lrn.numerics.profiles import DEFAULT_PROFILE
 from caffe_lrn.parallel import run_pieces, tiles
 
 
@@ -61,8 +63,15 @@ def _on_tiles(kernel, before, after, inner, num, threads, chunk_images=None):
     run_pieces(work, tiles(num, inner, threads, chunk_images), threads)
 
 
-def forward(bottom, params, fast=False, threads=1, chunk_images=None):
-    """``top`` for a float32 (N, C, H, W) ``bottom``."""
+def _fused_end(profile, height, width):
+    """Plane positions below this are rounded once by the profile's saxpy (one call per
+    channel plane of ``height * width`` elements)."""
+    return profile.fused_count(height * width, np.float32)
+
+
+def forward(bottom, params, fast=False, threads=1, chunk_images=None,
+            profile=DEFAULT_PROFILE):
+    """``top`` for a float32 (N, C, H, W) ``bottom``; ``profile``: the Caffe build's axpy."""
     num, channels, height, width = bottom.shape
     x3 = _flat(bottom)
     top3 = np.empty(x3.shape, np.float32)
@@ -73,7 +82,8 @@ def forward(bottom, params, fast=False, threads=1, chunk_images=None):
                   (size, pad, alpha, y, mode, fast), channels, num, threads, chunk_images)
     else:
         aos, k, size, pre_pad, y, _ = _across_constants(params)
-        _on_tiles(across.forward, (x3, top3), (aos, k, size, pre_pad, y, fast),
+        _on_tiles(across.FORWARD[profile.code], (x3, top3),
+                  (aos, k, size, pre_pad, y, fast, _fused_end(profile, height, width)),
                   height * width, num, threads, chunk_images)
     return top3.reshape(bottom.shape)
 
@@ -119,7 +129,8 @@ def backward_kept(bottom, top_diff, params, kept, threads=1, chunk_images=None):
     return bd3.reshape(bottom.shape)
 
 
-def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None):
+def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None,
+             profile=DEFAULT_PROFILE):
     """``bottom_diff`` for float32 ``bottom`` and ``top_diff`` of one shape."""
     num, channels, height, width = bottom.shape
     x3, dy3 = _flat(bottom), _flat(top_diff)
@@ -132,17 +143,19 @@ def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None)
                   chunk_images)
     else:
         aos, k, size, pre_pad, y, crv = _across_constants(params)
-        _on_tiles(across.backward, (x3, dy3, bd3), (aos, k, size, pre_pad, y, crv, fast),
+        _on_tiles(across.BACKWARD[profile.code], (x3, dy3, bd3),
+                  (aos, k, size, pre_pad, y, crv, fast, _fused_end(profile, height, width)),
                   height * width, num, threads, chunk_images)
     return bd3.reshape(bottom.shape)
 
 
-def scale(bottom, params, threads=1):
+def scale(bottom, params, threads=1, profile=DEFAULT_PROFILE):
     """Caffe's ``scale_`` blob of ACROSS_CHANNELS for a float32 ``bottom``."""
     num, channels, height, width = bottom.shape
     x3 = _flat(bottom)
     out3 = np.empty(x3.shape, np.float32)
     aos, k, size, pre_pad, _, _ = _across_constants(params)
-    _on_tiles(across.scale_blob, (x3, out3), (aos, k, size, pre_pad), height * width, num,
-              threads)
+    _on_tiles(across.SCALE[profile.code], (x3, out3),
+              (aos, k, size, pre_pad, _fused_end(profile, height, width)), height * width,
+              num, threads)
     return out3.reshape(bottom.shape)

@@ -55,6 +55,7 @@ from caffe_lrn.layers.split import split_backward
 from caffe_lrn.numerics.caffe_math import (
     axpy, axpy_keep_y_nan, binary_op, fast_powx, powx,
 )
+from caffe_lrn.numerics.profiles import DEFAULT_PROFILE, get_profile
 from caffe_lrn.parallel import chunks, run_pieces
 from caffe_lrn.params import LRNParams
 
@@ -74,12 +75,21 @@ def lrn_chunks(shape, within, chunk_images=None):
     return chunks(shape, 1 if within else 2, CHUNK_ELEMENTS, chunk_images)
 
 
+def plane_of(part, height):
+    """Where a chunk of :func:`lrn_chunks` sits in Caffe's axpy calls (one per channel plane
+    of ``height`` rows), for ACROSS_CHANNELS: None for whole images, ``(height, first_row)``
+    for a run of rows."""
+    if len(part) < 3:
+        return None
+    return height, part[2].start
+
+
 def _power_of(exact):
     """The elementwise power: glibc's ``powf`` (Caffe's bits) or the fast mode's."""
     return powx if exact else fast_powx
 
 
-def lrn_forward(bottom, params, exact=True):
+def lrn_forward(bottom, params, exact=True, profile=DEFAULT_PROFILE, plane=None, power=None):
     """``top`` of an LRN layer with ``params`` (LRNParams) for an (N, C, H, W) ``bottom``.
 
     ACROSS_CHANNELS (``n = local_size``): ``scale = k + alpha/n * sum of bottom^2 over the
@@ -87,14 +97,19 @@ def lrn_forward(bottom, params, exact=True):
     WITHIN_CHANNEL: ``top = bottom * (1 + alpha/n^2 * boxsum_{n x n}(bottom^2))^(-beta)``.
     Both in Caffe's order of operations (see the module docstring); ``exact=False`` takes
     the fast mode's power. inf and NaN propagate as in Caffe, without warnings.
+    ``profile``: the Caffe build whose axpy rounding to repeat
+    (:mod:`caffe_lrn.numerics.profiles`); ``plane``: see :func:`plane_of`. ``power``: the
+    elementwise power, when not ``exact``'s (the same function compiled, say).
     """
+    power = power or _power_of(exact)
     with np.errstate(all="ignore"):
         if params.within:
-            return within_forward(bottom, params, exact)
-        return across_forward(bottom, params, power=_power_of(exact))
+            return within_forward(bottom, params, exact, power)
+        return across_forward(bottom, params, power=power, profile=profile, plane=plane)
 
 
-def lrn_backward(top_diff, bottom, params, exact=True):
+def lrn_backward(top_diff, bottom, params, exact=True, profile=DEFAULT_PROFILE, plane=None,
+                 power=None):
     """``bottom_diff`` of an LRN layer for ``top_diff``, from the ``bottom`` of its forward.
 
     ACROSS_CHANNELS: ``bottom_diff = top_diff * scale^(-beta) - (2*alpha*beta/n) * bottom *
@@ -102,12 +117,13 @@ def lrn_backward(top_diff, bottom, params, exact=True):
     backward in reverse order. The forward's intermediates are recomputed, bit for bit, so
     nothing but ``bottom`` is kept between the two passes.
     """
+    power = power or _power_of(exact)
     with np.errstate(all="ignore"):
         if params.within:
-            return within_backward(top_diff, bottom, params, exact)
+            return within_backward(top_diff, bottom, params, exact, power)
         scale = np.empty(bottom.shape, dtype=bottom.dtype)
-        across_scale(bottom, params, scale)
-        return across_backward(top_diff, bottom, scale, params, power=_power_of(exact))
+        across_scale(bottom, params, scale, profile, plane)
+        return across_backward(top_diff, bottom, scale, params, power, profile, plane)
 
 
 # ------------------------------------------------------------------------ ACROSS_CHANNELS
@@ -135,11 +151,24 @@ def _non_finite(*blobs):
     return any(not np.isfinite(blob).all() for blob in blobs)
 
 
-def across_scale(bottom, params, out):
-    """Caffe's ``scale_`` for a chunk of images, written into ``out`` (same shape)."""
+def _plane_call(bottom, plane):
+    """axpy's placement arguments for a chunk's channel rows (see :func:`plane_of`)."""
+    if plane is None:
+        return {}
+    height, first_row = plane
+    width = bottom.shape[-1]
+    return {"plane_size": height * width, "plane_start": first_row * width}
+
+
+def across_scale(bottom, params, out, profile=DEFAULT_PROFILE, plane=None):
+    """Caffe's ``scale_`` for a chunk of images, written into ``out`` (same shape).
+
+    ``profile``: the Caffe build whose axpy rounding to repeat; ``plane``: see
+    :func:`plane_of` (None: the chunk holds whole channel planes)."""
     dtype = bottom.dtype.type
     size, pre_pad = params.local_size, params.pre_pad
     channels = bottom.shape[1]
+    call = dict(_plane_call(bottom, plane), profile=profile)
     alpha_over_size = dtype(params.alpha) / dtype(size)
     squares = np.square(bottom)  # caffe_sqr
     padding = np.zeros(bottom.shape[:1] + bottom.shape[2:], dtype=bottom.dtype)
@@ -153,27 +182,29 @@ def across_scale(bottom, params, out):
     out[...] = dtype(params.k)
     first = out[:, 0]
     for c in window_terms(0, size, pre_pad, channels):
-        add(alpha_over_size, padded_square(c), first)
+        add(alpha_over_size, padded_square(c), first, **call)
     for c in range(1, channels):
         current = out[:, c]
         current[...] = out[:, c - 1]
-        add(alpha_over_size, padded_square(c + size - 1), current)
-        add(-alpha_over_size, padded_square(c - 1), current)
+        add(alpha_over_size, padded_square(c + size - 1), current, **call)
+        add(-alpha_over_size, padded_square(c - 1), current, **call)
     return out
 
 
-def across_forward(bottom, params, scale_out=None, power=powx):
+def across_forward(bottom, params, scale_out=None, power=powx, profile=DEFAULT_PROFILE,
+                   plane=None):
     """``top`` of ACROSS_CHANNELS for a chunk; ``scale_out`` (if given) receives Caffe's
     ``scale_``. ``power`` is the elementwise power (glibc's ``powf`` for float32)."""
     if scale_out is None:
         scale_out = np.empty(bottom.shape, dtype=bottom.dtype)
-    across_scale(bottom, params, scale_out)
+    across_scale(bottom, params, scale_out, profile, plane)
     top = power(scale_out, -bottom.dtype.type(params.beta))
     # caffe_mul(top, bottom): a NaN in top (the power) wins over one in bottom.
     return binary_op(np.multiply, top, bottom, out=top, nan_rule=_non_finite(top, bottom))
 
 
-def across_backward(top_diff, bottom, scale, params, power=powx):
+def across_backward(top_diff, bottom, scale, params, power=powx, profile=DEFAULT_PROFILE,
+                    plane=None):
     """``bottom_diff`` of ACROSS_CHANNELS for a chunk, from Caffe's ``scale_``."""
     dtype = bottom.dtype.type
     size, pre_pad = params.local_size, params.pre_pad
@@ -202,7 +233,8 @@ def across_backward(top_diff, bottom, scale, params, power=powx):
     for c in range(channels):
         add(1, padded_ratio(c + size - 1), accum)
         accum_times_bottom = binary_op(np.multiply, bottom[:, c], accum, nan_rule=rule)
-        add(-cache_ratio_value, accum_times_bottom, bottom_diff[:, c])
+        add(-cache_ratio_value, accum_times_bottom, bottom_diff[:, c], profile,
+            **_plane_call(bottom, plane))
         add(-1, padded_ratio(c), accum)
     return bottom_diff
 
@@ -214,28 +246,28 @@ def _within_pool(params):
     return (size, size), (1, 1), (pad, pad)
 
 
-def _within_steps(bottom, params, exact):
+def _within_steps(bottom, params, exact, power=None):
     """The pipeline's forward blobs: the square, its pooled average, and the power
     ``(1 + alpha * pool)^(-beta)`` (Power layers: power 2; power -beta, scale alpha,
     shift 1)."""
-    raise_to = _power_of(exact)
+    raise_to = power or _power_of(exact)
     square = power_forward(bottom, 2.0, 1.0, 0.0, raise_to)
     pool = ave_pool_forward(square, *_within_pool(params))
     power = power_forward(pool, -params.beta, params.alpha, 1.0, raise_to)
     return square, pool, power
 
 
-def within_forward(bottom, params, exact=True):
+def within_forward(bottom, params, exact=True, power=None):
     """``top = bottom * (1 + alpha/n^2 * boxsum(bottom^2))^(-beta)`` by Caffe's five layers:
     Split, Power (square), Pooling (AVE), Power, Eltwise PROD."""
-    _, _, power = _within_steps(bottom, params, exact)
+    _, _, power = _within_steps(bottom, params, exact, power)
     return prod_forward([bottom, power])
 
 
-def within_backward(top_diff, bottom, params, exact=True):
+def within_backward(top_diff, bottom, params, exact=True, power=None):
     """``bottom_diff`` of WITHIN_CHANNEL: Eltwise PROD, Power, Pooling and Power backward,
     then the Split's sum of the diffs of its two tops (the product's input first)."""
-    square, pool, power = _within_steps(bottom, params, exact)
+    square, pool, power = _within_steps(bottom, params, exact, power)
     product_input_diff, power_diff = prod_backward(top_diff, [bottom, power])
     pool_diff = power_backward(power_diff, power, pool, -params.beta, params.alpha, 1.0)
     square_diff = ave_pool_backward(pool_diff, square.shape, *_within_pool(params))
@@ -265,8 +297,8 @@ class LRNLayer:
     backward uses the bottom given to the last forward (Caffe's bottom blob, not copied:
     do not modify it in between).
 
-    ``exact=True`` (default): float32 axpy rounds once and powers are glibc's ``powf``, as
-    in Caffe's reference build: Caffe's bits. ``exact=False``, the fast mode: the same
+    ``exact=True`` (default): axpy rounds as the Caffe build ``profile`` does and powers are
+    glibc's ``powf`` / ``pow``: Caffe's bits. ``exact=False``, the fast mode: the same
     computation (window sums, pooling, products in Caffe's order) with a cheaper power
     ``scale^-beta``. Bound, checked by the tests on every reference case: top within 2
     float32 ULP of the exact engine's, NaN and inf in the same places; bottom_diff within
@@ -281,6 +313,13 @@ class LRNLayer:
     and output: two float32 blobs of the bottom's size (Caffe keeps four such blobs), so
     backward recomputes neither the square, the pool nor the power and gives the same bits
     as recomputing them. Every other configuration keeps only the bottom.
+
+    ``profile``: which Caffe build to reproduce (:mod:`caffe_lrn.numerics.profiles`):
+    ``"openblas-avx512"`` (OpenBLAS on AVX-512 kernels, every axpy element fused),
+    ``"openblas-avx2"`` (fused in blocks of 32 from the start of each channel plane, the rest
+    rounded twice) or ``"atlas"`` (ATLAS, reference BLAS, pre-AVX2 OpenBLAS: rounded twice);
+    aliases such as ``"reference"`` are accepted. Default: ``CAFFE_LRN_PROFILE``, else
+    ``"openblas-avx512"``. Only ACROSS_CHANNELS depends on it.
 
     ``backend``: ``"numpy"``, ``"numba"`` or ``"auto"`` (default: ``CAFFE_LRN_BACKEND``,
     else ``"auto"``, numba when installed); float64 blobs always run on NumPy.
@@ -298,9 +337,11 @@ class LRNLayer:
         >>> bottom_diff = layer.backward(np.ones_like(top))
     """
 
-    def __init__(self, param, exact=True, chunk_images=None, threads=None, backend=None):
+    def __init__(self, param, exact=True, chunk_images=None, threads=None, backend=None,
+                 profile=None):
         self.params = LRNParams.of(param)
         self.exact = bool(exact)
+        self.profile = get_profile(profile)
         if chunk_images is not None and int(chunk_images) < 1:
             raise ParameterError(f"chunk_images must be at least 1, got {chunk_images}")
         self.chunk_images = None if chunk_images is None else int(chunk_images)
@@ -318,12 +359,14 @@ class LRNLayer:
     def from_text(cls, text, **kwargs):
         """From Caffe's text format, e.g. ``"local_size: 3 alpha: 5e-05 norm_region: WITHIN_CHANNEL"``.
 
-        Keyword arguments (``exact``, ``threads``, ...) go to the constructor."""
+        Keyword arguments (``exact``, ``profile``, ``threads``, ...) go to the constructor."""
         return cls(LRNParams.from_text(text), **kwargs)
 
     def __repr__(self):
         fields = ", ".join(f"{k}={v!r}" for k, v in self.params.as_dict().items())
         mode = "" if self.exact else ", exact=False"
+        if self.profile is not DEFAULT_PROFILE:
+            mode += f", profile={self.profile.name!r}"
         return f"LRNLayer({fields}{mode})"
 
     def _kernels(self, blob):
@@ -346,7 +389,8 @@ class LRNLayer:
                                                    chunk_images=self.chunk_images, reuse=kept)
         elif kernels is not None and bottom.size:
             top = kernels.forward(bottom, self.params, fast=not self.exact,
-                                  threads=self.threads, chunk_images=self.chunk_images)
+                                  threads=self.threads, chunk_images=self.chunk_images,
+                                  profile=self.profile)
             self._nan_bits_from_numpy(top, lrn_forward, bottom)
         else:
             top = np.empty(bottom.shape, dtype=bottom.dtype)
@@ -374,14 +418,23 @@ class LRNLayer:
                 for image in images:
                     part = slice(image, image + 1)
                     out[part] = function(*(blob[part] for blob in blobs), self.params,
-                                         self.exact)
+                                         self.exact, self.profile)
         return out
 
+    def _numpy_power(self):
+        """The NumPy engine's power: on the numba backend, exact, libm's double ``pow`` runs
+        compiled (the same bits as calling it from Python, several times faster)."""
+        if self.backend == "numba" and self.exact:
+            return numba_kernels().powx
+        return None
+
     def _numpy_forward(self, bottom, top):
-        params, exact = self.params, self.exact
+        params, exact, profile, height = self.params, self.exact, self.profile, bottom.shape[2]
+        power = self._numpy_power()
 
         def work(part):
-            top[part] = lrn_forward(bottom[part], params, exact)
+            top[part] = lrn_forward(bottom[part], params, exact, profile,
+                                    plane_of(part, height), power)
         run_pieces(work, lrn_chunks(bottom.shape, params.within, self.chunk_images),
                    self.threads)
 
@@ -399,7 +452,8 @@ class LRNLayer:
         if kernels is not None and bottom.size:
             bottom_diff = kernels.backward(bottom, top_diff, self.params, fast=not self.exact,
                                            threads=self.threads,
-                                           chunk_images=self.chunk_images)
+                                           chunk_images=self.chunk_images,
+                                           profile=self.profile)
             return self._nan_bits_from_numpy(bottom_diff, lrn_backward, top_diff, bottom)
         bottom_diff = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
@@ -407,12 +461,14 @@ class LRNLayer:
         return bottom_diff
 
     def _numpy_backward(self, bottom, top_diff, bottom_diff):
-        params, exact = self.params, self.exact
+        params, exact, profile, height = self.params, self.exact, self.profile, bottom.shape[2]
+        power = self._numpy_power()
 
         def work(part):
             # The chunk's forward intermediates are recomputed, not kept between calls, so
             # memory stays one chunk's worth.
-            bottom_diff[part] = lrn_backward(top_diff[part], bottom[part], params, exact)
+            bottom_diff[part] = lrn_backward(top_diff[part], bottom[part], params, exact,
+                                             profile, plane_of(part, height), power)
         run_pieces(work, lrn_chunks(bottom.shape, params.within, self.chunk_images),
                    self.threads)
 
@@ -425,10 +481,12 @@ class LRNLayer:
         bottom = self._bottom
         kernels = self._kernels(bottom)
         if kernels is not None and bottom.size:
-            return kernels.scale(bottom, self.params, threads=self.threads)
+            return kernels.scale(bottom, self.params, threads=self.threads,
+                                 profile=self.profile)
         scale = np.empty(bottom.shape, dtype=bottom.dtype)
         if bottom.size:
             with np.errstate(all="ignore"):
                 for part in lrn_chunks(bottom.shape, False, self.chunk_images):
-                    across_scale(bottom[part], self.params, scale[part])
+                    across_scale(bottom[part], self.params, scale[part], self.profile,
+                                 plane_of(part, bottom.shape[2]))
         return scale

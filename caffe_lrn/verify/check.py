@@ -8,6 +8,12 @@ Policy: a layer passes when our top is bit-identical to the reference; with ``ma
 passes when no element is more than N float32 ULPs away (for references from other Caffe
 builds: GPU, MKL). A NaN or inf pattern mismatch always fails.
 
+Which Caffe build made the dump (``profile``, :mod:`caffe_lrn.numerics.profiles`): a fixed
+profile runs the engine as that build; ``"auto"`` (the default) runs the default profile
+first and, only when the layer is not bit-identical, each other group of profiles that can
+give different bits (one forward each); the layer records the profiles that reproduce it,
+or the closest one when none does. The pass/fail policy is applied to that comparison.
+
 A layer whose blobs cannot be checked is reported as ``unverifiable`` (which fails the run)
 with the reason, rather than compared: a missing blob, a shape or dtype that cannot be an
 LRN's bottom/top, an empty blob, or a blob overwritten in place by a later layer (Caffe's
@@ -38,6 +44,7 @@ from caffe_lrn.layers.lrn import LRNLayer
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
 from caffe_lrn.nets.state import State, filter_net
+from caffe_lrn.numerics.profiles import PROFILES, get_profile, profile_groups
 from caffe_lrn.parallel import per_run, runs
 from caffe_lrn.progress import NoProgress
 from caffe_lrn.verify.comparison import BlobComparison
@@ -45,6 +52,9 @@ from caffe_lrn.verify.comparison import BlobComparison
 PASS = "pass"
 FAIL = "fail"
 UNVERIFIABLE = "unverifiable"
+
+#: ``profile="auto"``: find the Caffe build that reproduces each layer.
+AUTO = "auto"
 
 # Images per forward call: bounded memory on large (memory-mapped) blobs, and a progress
 # step per chunk. LRN normalizes each image on its own, so chunking does not change a bit.
@@ -89,6 +99,9 @@ class LayerCheck:
     comparison: BlobComparison = None
     against: list = field(default_factory=list)
     seconds: float = 0.0
+    profile: str = None    # the profile whose top ``comparison`` measures
+    matching: list = None  # profiles reproducing the reference bit for bit ([]: none)
+    tried: list = None     # profiles run or known equal to one run; the rest were not
 
     @property
     def passed(self):
@@ -108,6 +121,7 @@ class NetReport:
     title: str = None
     fast: bool = False  # run in the engine's fast mode (LRNLayer(exact=False))
     phase: str = "TEST"  # the net state whose layers were checked (State.describe())
+    profile: str = AUTO  # the profile asked for: a name, or "auto"
 
     @property
     def passed(self):
@@ -254,7 +268,7 @@ def _compare_run(layer, bottom, top, start, stop):
 
 
 def compare_runs(params, bottom, top, chunk_elements=CHUNK_ELEMENTS, threads=1,
-                 progress=None, fast=False):
+                 progress=None, fast=False, profile=None):
     """Run the engine on ``bottom`` and compare with ``top``, a run of images at a time.
 
     With one thread the runs follow one another. With ``threads`` > 1 that many runs are in
@@ -262,7 +276,8 @@ def compare_runs(params, bottom, top, chunk_elements=CHUNK_ELEMENTS, threads=1,
     thread, so reading one run overlaps computing another; each run then holds
     ``chunk_elements / threads`` elements, so memory stays within the same bound. The
     runs' comparisons are merged in order (:meth:`BlobComparison.merge`): the report is the
-    same for any thread count. Returns the :class:`BlobComparison`.
+    same for any thread count. ``profile``: the Caffe build the engine runs as. Returns the
+    :class:`BlobComparison`.
     """
     progress = progress or NoProgress()
     threads = max(1, int(threads))
@@ -270,7 +285,7 @@ def compare_runs(params, bottom, top, chunk_elements=CHUNK_ELEMENTS, threads=1,
     comparison = BlobComparison(bottom.shape)
     pieces = list(runs(bottom.shape[0], per_run(per_image, chunk_elements // threads)))
     if threads == 1 or len(pieces) == 1:
-        layer = LRNLayer(params, exact=not fast, threads=threads)
+        layer = LRNLayer(params, exact=not fast, threads=threads, profile=profile)
         for start, stop in pieces:
             comparison.merge(_compare_run(layer, bottom, top, start, stop))
             progress.advance((stop - start) * per_image)
@@ -279,7 +294,7 @@ def compare_runs(params, bottom, top, chunk_elements=CHUNK_ELEMENTS, threads=1,
 
     def work(run):
         if not hasattr(layers, "layer"):
-            layers.layer = LRNLayer(params, exact=not fast, threads=1)
+            layers.layer = LRNLayer(params, exact=not fast, threads=1, profile=profile)
         return _compare_run(layers.layer, bottom, top, *run)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="caffe-lrn-verify") \
@@ -300,13 +315,46 @@ def _merge_next(pending, comparison, progress, per_image):
     progress.advance((stop - start) * per_image)
 
 
+def _identical(comparison):
+    return comparison.differing == 0 and comparison.pattern_agrees
+
+
+def compare_profiles(check, bottom, top, profile=AUTO, fast=False, progress=None,
+                     chunk_elements=CHUNK_ELEMENTS, threads=1):
+    """The comparison of our top with the reference under ``profile`` (a name or "auto"),
+    recording on ``check`` the profile compared and the profiles that reproduce the
+    reference (see the module docstring)."""
+    progress = progress or NoProgress()
+    groups = profile_groups(check.params, bottom.shape, native_dtype(bottom.dtype))
+    if profile != AUTO:
+        chosen = get_profile(profile)
+        groups = [group for group in groups if chosen in group]
+        groups[0] = [chosen] + [p for p in groups[0] if p is not chosen]
+    tried = []
+    for number, group in enumerate(groups):
+        comparison = compare_runs(check.params, bottom, top, chunk_elements, threads,
+                                  progress if number == 0 else NoProgress(), fast, group[0])
+        tried.append((group, comparison))
+        if number == 0 and _identical(comparison):
+            break  # the first profile tried reproduces it: the others are not run
+    group, comparison = min(tried, key=lambda pair: (
+        not _identical(pair[1]), not pair[1].pattern_agrees, pair[1].max_ulp,
+        pair[1].differing))
+    check.profile = group[0].name
+    matched = {p.name for tried_group, c in tried if _identical(c) for p in tried_group}
+    check.matching = [p.name for p in PROFILES if p.name in matched]
+    check.tried = [p.name for tried_group, _ in tried for p in tried_group]
+    return comparison
+
+
 def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None,
                 native=False, progress=None, chunk_elements=CHUNK_ELEMENTS, fast=False,
-                threads=1):
+                threads=1, profile=AUTO):
     """Verify one LRN layer (``info``, an LRNLayerInfo) against ``blobs`` (a BlobStore).
 
     ``fast``: run the engine's fast mode (``LRNLayer(exact=False)``), whose top is within
     2 float32 ULP of the exact engine's: against Caffe's bits it needs ``max_ulp=2``.
+    ``profile``: the Caffe build to run as, or ``"auto"`` (see :func:`compare_profiles`).
 
     Blobs are read ``chunk_elements`` at a time (whole images), memory-mapped ones from
     their files (:func:`caffe_lrn.io.stream.read_images`), so memory stays bounded;
@@ -335,8 +383,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
         check.reason = problem
         return check
 
-    comparison = check.comparison = compare_runs(info.params, bottom, top, chunk_elements,
-                                                 threads, progress, fast=fast)
+    comparison = check.comparison = compare_profiles(check, bottom, top, profile, fast,
+                                                     progress, chunk_elements, threads)
     check.status = PASS if comparison.passes(max_ulp) else FAIL
     if not comparison.pattern_agrees:
         check.reason = (f"NaN/inf pattern differs: {comparison.nan_mismatch} NaN and "
@@ -358,7 +406,8 @@ def check_layer(net, info, blobs, max_ulp=None, against=(), against_max_ulp=None
 
 def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ulp=None,
                native=False, progress_factory=None, net_path="", title=None,
-               chunk_elements=CHUNK_ELEMENTS, fast=False, threads=None, state=None):
+               chunk_elements=CHUNK_ELEMENTS, fast=False, threads=None, state=None,
+               profile=AUTO):
     """Verify the LRN layers of ``net`` (a NetParameter) against ``blobs`` (a BlobStore).
 
     ``state``: the :class:`caffe_lrn.nets.state.State` the net is built for (default TEST,
@@ -374,7 +423,8 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     ``chunk_elements``: how many bottom elements (whole images) to process at once.
     ``fast``: run the engine's fast mode (see :func:`check_layer`). ``threads``: runs of
     images checked at once (default: ``CAFFE_LRN_THREADS``, else every core); the report
-    does not depend on it.
+    does not depend on it. ``profile``: the Caffe build to run as, or ``"auto"`` to find it
+    per layer (see :func:`compare_profiles`).
     Returns a :class:`NetReport`.
     """
     if max_ulp is not None and max_ulp < 0:
@@ -386,6 +436,8 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     threads = resolve_threads(threads)
     state = state or State()
     unfiltered, net = net, filter_net(net, state)
+    profile = AUTO if profile is None or str(profile).lower() == AUTO else \
+        get_profile(profile).name  # an unknown name fails before any work
     infos = lrn_layers(net)
     if not infos:
         phase = (f" in phase {state.describe()}" if len(lrn_layers(unfiltered)) else "")
@@ -394,7 +446,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
     chosen = select_layers(net, infos, layers, unfiltered=unfiltered, state=state)
     report = NetReport(net=str(net_path), blobs=str(blobs.path), blobs_kind=blobs.kind,
                        net_name=net.name, max_ulp=max_ulp, title=title, fast=bool(fast),
-                       phase=state.describe())
+                       phase=state.describe(), profile=profile)
     total = 0
     for info in chosen:
         if info.bottom in blobs:
@@ -412,7 +464,7 @@ def verify_net(net, blobs, layers=None, max_ulp=None, against=(), against_max_ul
                                              against_max_ulp=against_max_ulp,
                                              native=native, progress=progress,
                                              chunk_elements=chunk_elements, fast=fast,
-                                             threads=threads))
+                                             threads=threads, profile=profile))
     return report
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 PROVENANCE = (
     "The reference blobs were dumped by BVLC Caffe (commit 9b891540, CPU_ONLY build, "
-    "OpenBLAS, glibc libm), running each net forward with seeded random weights on a random "
-    "input.")
+    "OpenBLAS with its AVX-512 kernels, glibc libm), running each net forward with seeded "
+    "random weights on a random input.")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,19 @@
 """Rendering verification reports: a readable table, and JSON with a fixed schema.
 
-JSON schema (``"schema": "caffe-lrn/verify/2"``; version 2 added the summary's ``files``,
-``worst`` and ``per_layer``, the totals of a run over many dumps)::
+JSON schema (``"schema": "caffe-lrn/verify/3"``; version 2 added the summary's ``files``,
+``worst`` and ``per_layer``, the totals of a run over many dumps; version 3 the ``profile``
+keys)::
 
     {
-      "schema": "caffe-lrn/verify/2",
+      "schema": "caffe-lrn/verify/3",
       "caffe_lrn_version": "0.1.0",
       "passed": true,                     # every layer of every run passed
       "policy": {"max_ulp": null,         # null: bit-identical required; else N ULP allowed
                  "against": ["tf"],       # frameworks also run
                  "against_max_ulp": null, # null: framework distances are informational
                  "native": false,         # true: the frameworks' own LRN ops were run
-                 "fast": false},          # true: the engine's fast mode was checked
+                 "fast": false,           # true: the engine's fast mode was checked
+                 "profile": "auto"},      # the Caffe build asked for, or "auto"
       "summary": {"runs": 1,              # one per (net, dump file)
                   "files": 1,             # distinct dumps
                   "layers": 2, "passed": 2, "failed": 0, "unverifiable": 0,
@@ -22,7 +24,10 @@ JSON schema (``"schema": "caffe-lrn/verify/2"``; version 2 added the summary's `
                                           #     distance of all (the first if tied)
                   "per_layer": [{"layer": "norm1", "runs": 1, "passed": 1, "failed": 0,
                                  "unverifiable": 0, "compared": 290400, "differing": 0,
-                                 "max_ulp": 0.0, "worst": null}, ...]},
+                                 "max_ulp": 0.0, "worst": null}, ...],
+                  "profile": {            # the builds reproducing every verified layer
+                    "matching": ["openblas-avx512"],
+                    "builds": "Caffe on OpenBLAS with its AVX-512 kernels (...)"}},
       "runs": [{
         "title": null,                    # a name for bundled examples, else null
         "net": "alexnet_deploy.prototxt", "net_name": "AlexNet",
@@ -45,6 +50,12 @@ JSON schema (``"schema": "caffe-lrn/verify/2"``; version 2 added the summary's `
             "nan_payload_differing": 0,   # NaN in both, other bits: reported, not failed
             "worst": null                 # or {"index": [n, c, h, w], "reference": r,
           },                              #     "ours": o, "ulp": d}
+          "profile": {                    # null when unverifiable
+            "compared": "openblas-avx512",  # the profile whose top "metrics" measure
+            "matching": ["openblas-avx512"],  # profiles giving the reference's bits ([]:
+                                          # none; the compared one is then the closest)
+            "untried": ["openblas-avx2", "atlas"],  # not run: the first profile matched
+            "builds": "Caffe on ..."},
           "against": [{"framework": "tf", "form": "caffe-order",  # or "native"
                        "error": null, "seconds": 0.3,
                        "metrics": {...same keys...}}]
@@ -60,10 +71,11 @@ import math
 import pathlib
 
 from caffe_lrn import __version__
+from caffe_lrn.numerics.profiles import PROFILES, describe_builds, get_profile
 from caffe_lrn.tables import format_table
 from caffe_lrn.verify.check import FAIL, PASS, UNVERIFIABLE
 
-SCHEMA = "caffe-lrn/verify/2"
+SCHEMA = "caffe-lrn/verify/3"
 _REGION = {"ACROSS_CHANNELS": "ACROSS", "WITHIN_CHANNEL": "WITHIN"}
 _STATUS = {PASS: "PASS", FAIL: "FAIL", UNVERIFIABLE: "UNVERIFIABLE"}
 
@@ -96,6 +108,9 @@ def layer_record(check):
         "reason": check.reason,
         "seconds": round(check.seconds, 6),
         "metrics": None if check.comparison is None else check.comparison.as_dict(),
+        "profile": None if check.profile is None else {
+            "compared": check.profile, "matching": list(check.matching),
+            "untried": untried(check), "builds": _builds(check.matching)},
         "against": [{
             "framework": fw.framework,
             "form": "native" if fw.native else "caffe-order",
@@ -161,9 +176,28 @@ def layer_totals(reports):
     return rows
 
 
+def untried(check):
+    """Names of the profiles a layer was not run with (the first one tried matched)."""
+    return [p.name for p in PROFILES if p.name not in (check.tried or ())]
+
+
+def _builds(names):
+    return describe_builds([get_profile(name) for name in names])
+
+
+def common_profiles(reports):
+    """Names of the profiles that reproduce every verified layer (None: nothing verified)."""
+    sets = [check.matching for report in reports for check in report.checks
+            if check.matching is not None]
+    if not sets:
+        return None
+    return [p.name for p in PROFILES if all(p.name in names for names in sets)]
+
+
 def summary(reports):
     checks = [check for report in reports for check in report.checks]
     measured = [check.comparison for check in checks if check.comparison is not None]
+    common = common_profiles(reports)
     return {
         "runs": len(reports),
         "files": len({report.blobs for report in reports}),
@@ -175,11 +209,13 @@ def summary(reports):
         "differing": sum(c.differing for c in measured),
         "worst": _worst_of((report, check) for report in reports for check in report.checks),
         "per_layer": layer_totals(reports),
+        "profile": None if common is None else {"matching": common,
+                                                "builds": _builds(common)},
     }
 
 
 def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=False,
-            fast=False):
+            fast=False, profile="auto"):
     """The JSON document (a dict) for a list of :class:`NetReport`."""
     document = {
         "schema": SCHEMA,
@@ -187,7 +223,7 @@ def to_json(reports, max_ulp=None, against=(), against_max_ulp=None, native=Fals
         "passed": bool(reports) and all(report.passed for report in reports),
         "policy": {"max_ulp": max_ulp, "against": list(against),
                    "against_max_ulp": against_max_ulp, "native": native,
-                   "fast": bool(fast)},
+                   "fast": bool(fast), "profile": profile},
         "summary": summary(reports),
         "runs": [run_record(report) for report in reports],
     }
@@ -283,10 +319,52 @@ def _value(x):
     return f"{x:.9g}" if x is not None else "-"
 
 
+def build_text(reports, profile="auto"):
+    """Which Caffe build made the dump, in words, from the verified layers (None: none)."""
+    common = common_profiles(reports)
+    if common is None:
+        return None
+    names = ", ".join(common)
+    if len(common) == 1:
+        skipped = any(untried(check) for report in reports for check in report.checks
+                      if check.matching)
+        return (f"{_builds(common)} (profile {names}" +
+                ("; the other builds were not tried)" if skipped else ")"))
+    if len(common) == len(PROFILES):
+        return f"any Caffe build: the dump does not tell them apart (profiles {names})"
+    if common:
+        return f"{_builds(common)}: the dump does not tell them apart (profiles {names})"
+    if profile != "auto":
+        return (f"not the bits of profile {profile} ({_builds([profile])}); --profile auto "
+                f"tries the other builds")
+    return "no single build profile reproduces every layer (see below)"
+
+
+def _profile_note(check, common, requested):
+    """A line on a layer whose builds differ from the whole dump's, or that no build gives."""
+    if check.matching is None or check.comparison is None:
+        return None
+    if not check.matching and requested != "auto":
+        return None  # the heading says so once
+    if not check.matching:
+        c = check.comparison
+        return (f"{check.layer}: no build profile gives these bits; closest: {check.profile} "
+                f"({_builds([check.profile])}), {fmt_count(c.differing)} elements differ, "
+                f"at most {fmt_ulp(c.max_ulp)} ULP")
+    if common is not None and set(check.matching) != set(common):
+        return f"{check.layer}: made by {_builds(check.matching)}"
+    return None
+
+
 def notes(report):
-    """Lines explaining failures: the worst element, or why a layer could not be checked."""
+    """Lines explaining failures: the worst element, or why a layer could not be checked;
+    and the builds of layers that do not share the dump's."""
     lines = []
+    common = common_profiles([report])
     for check in report.checks:
+        profile_line = _profile_note(check, common, report.profile)
+        if profile_line:
+            lines.append(profile_line)
         c = check.comparison
         if check.status == UNVERIFIABLE:
             lines.append(f"{check.layer}: not verifiable: {check.reason}")
@@ -349,6 +427,9 @@ def render_report(report, show_header=True):
         lines.append(f"reference: {report.blobs} ({report.blobs_kind})")
         lines.append(f"phase:     {report.phase}")
         lines.append(f"policy:    {policy_text(report.max_ulp)}")
+        build = build_text([report], report.profile)
+        if build:
+            lines.append(f"build:     {build}")
         if report.fast:
             lines.append(f"engine:    {fast_mode_note(report.max_ulp)}")
         lines.append("")
