@@ -7,8 +7,8 @@ reference activations in float32 ULPs.
 __version__ = "0.1.0"
 
 from caffe_lrn.errors import (  # noqa: E402
-    BlobError, CaffeLRNError, ConversionError, InputFileError, LayerNotFoundError,
-    LayerStateError, MissingDependencyError, NetParseError, NetUpgradeError,
+    BlobError, CaffeLRNError, ConversionError, ConvertedModelError, InputFileError,
+    LayerNotFoundError, LayerStateError, MissingDependencyError, NetParseError, NetUpgradeError,
     OutOfMemoryError, OutputExistsError, ParameterError,
 )
 from caffe_lrn.params import LRNParams  # noqa: E402
@@ -19,6 +19,6 @@ from caffe_lrn.layers import LRNLayer  # noqa: E402
 __all__ = [
     "__version__", "LRNParams", "LRNLayer", "load_net", "lrn_layers", "LRNLayerInfo",
     "CaffeLRNError", "NetParseError", "NetUpgradeError", "ParameterError", "BlobError",
-    "LayerStateError", "LayerNotFoundError", "ConversionError", "MissingDependencyError",
-    "OutputExistsError", "InputFileError", "OutOfMemoryError",
+    "LayerStateError", "LayerNotFoundError", "ConversionError", "ConvertedModelError",
+    "MissingDependencyError", "OutputExistsError", "InputFileError", "OutOfMemoryError",
 ]

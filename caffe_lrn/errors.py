@@ -71,3 +71,7 @@ class OutOfMemoryError(CaffeLRNError, MemoryError):
     """The work did not fit in the memory the process may use (a net too large to parse
     under the process's memory limit). Also a MemoryError, so ``except MemoryError`` sees
     it."""
+
+
+class ConvertedModelError(CaffeLRNError):
+    """A converted model (ONNX, TensorFlow, TFLite, ncnn, OpenVINO) cannot be read or repaired."""
