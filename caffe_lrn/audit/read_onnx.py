@@ -242,7 +242,7 @@ def _within_composite(index, pool, graph):
     stored = {"kernel_shape": [n, n], "pads": list(attribute_value(pool, "pads", [0] * 4)),
               "alpha": alpha, "shift": shift, "beta": beta}
     op = ConvertedLRN(
-        name=last.name or last.output[0], fmt="onnx", op="within-composite", region=WITHIN,
+        name=last.output[0], fmt="onnx", op="within-composite", region=WITHIN,
         size=n, alpha=float(np.float32(alpha)), convention=CAFFE_CONVENTION,
         beta=float(np.float32(beta)), bias=float(np.float32(shift)),
         perm=graph.trace_perm(source), axes=(2, 3), index=last_index, input=source,
@@ -309,7 +309,7 @@ def _caffe_order(index, scan, graph):
         return None
     stored = {"local_size": n, "alpha_over_size": aos, "k": k, "beta": -neg_beta}
     return ConvertedLRN(
-        name=last.name or last.output[0], fmt="onnx", op="caffe-order", region=ACROSS,
+        name=last.output[0], fmt="onnx", op="caffe-order", region=ACROSS,
         size=n, alpha=aos, convention=TF_CONVENTION, beta=float(np.float32(-neg_beta)),
         bias=float(np.float32(k)), perm=graph.trace_perm(source), axes=(1,),
         index=at, input=source, output=last.output[0], input_shape=graph.shapes.get(source),

@@ -139,7 +139,8 @@ def _row(entry):
         ulps = differing = rel = "-"
     verdict = entry.verdict
     if verdict == SAME and entry.numbers is not None:
-        verdict = "same semantics, framework rounding"
+        verdict += (", bit-identical" if entry.numbers.comparison.differing == 0 else
+                    ", framework rounding")
     return [layer, converted, how, rules, ulps, differing, rel, verdict]
 
 

@@ -9,7 +9,7 @@ import sys
 
 from caffe_lrn import __version__
 from caffe_lrn.cli import (
-    bench_cmd, convert_cmd, inspect_cmd, run_cmd, upgrade_cmd, verify_cmd,
+    audit_cmd, bench_cmd, convert_cmd, inspect_cmd, run_cmd, upgrade_cmd, verify_cmd,
 )
 from caffe_lrn.cli.exits import (
     EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, UsageError, print_error,
@@ -19,7 +19,7 @@ from caffe_lrn.errors import CaffeLRNError
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
 
 # The subcommands, in the order ``caffe-lrn --help`` lists them.
-COMMANDS = (inspect_cmd, upgrade_cmd, run_cmd, convert_cmd, verify_cmd, bench_cmd)
+COMMANDS = (inspect_cmd, upgrade_cmd, run_cmd, convert_cmd, verify_cmd, audit_cmd, bench_cmd)
 
 
 def build_parser():
