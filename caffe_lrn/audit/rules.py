@@ -63,11 +63,13 @@ class Finding:
 
 
 def _g(value):
-    return f"{value:.9g}"
+    """The shortest decimal that reads back as the same float32 (1e-4, not 9.99999975e-05)."""
+    text = repr(float(str(np.float32(value))))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _ulps(a, b):
-    return int(ulp_distance(np.float32(a), np.float32(b)))
+    return int(ulp_distance(np.float32(a), np.float32(b)).max())
 
 
 def expected_alpha(params, op):
@@ -111,11 +113,13 @@ def _alpha_finding(params, op):
         hint = f": divided by local_size {params.local_size} although the op divides again"
     elif np.isfinite(ratio):
         hint = f" ({ratio:.4g} times)"
-    convention = ("TF convention: alpha / local_size" if op.convention == TF_CONVENTION
-                  else "this op divides alpha by the window itself, as Caffe")
-    return Finding("alpha-mismatch",
-                   f"{name} {_g(have)}; Caffe alpha {_g(params.alpha)} needs {_g(want)} "
-                   f"({convention}){hint}", params.alpha, op.alpha)
+    if op.convention == TF_CONVENTION:
+        text = (f"{name} {_g(have)}; Caffe alpha {_g(params.alpha)} needs {name} {_g(want)} "
+                f"(TF convention: alpha / local_size){hint}")
+    else:
+        text = (f"{name} {_g(have)}; Caffe alpha {_g(params.alpha)} (this op divides alpha "
+                f"by the window itself, as Caffe){hint}")
+    return Finding("alpha-mismatch", text, params.alpha, op.alpha)
 
 
 def _layout_finding(params, op, caffe_shape):
