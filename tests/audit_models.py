@@ -101,3 +101,97 @@ def write_openvino(path, layers):
                     "\n</edges>\n</net>\n")
     path.with_suffix(".bin").write_bytes(bytes(blob))
     return path
+
+
+# --- models built with the real frameworks (tests marked ``frameworks``) ----------------
+
+def onnx_pair(layers, opset=17):
+    """An ONNX model of the two layers: ``LRN`` nodes across channels, the AveragePool
+    composite within a channel; an ``axes`` other than channels transposes around the LRN."""
+    from onnx import TensorProto, helper
+
+    nodes, inits = [], []
+    bottom = "data"
+    for name, v in layers.items():
+        if v["within"]:
+            n, p = v["size"], (v["size"] - 1) // 2
+            inits += [helper.make_tensor(f"{name}_alpha", TensorProto.FLOAT, [], [v["alpha"]]),
+                      helper.make_tensor(f"{name}_shift", TensorProto.FLOAT, [], [v["bias"]]),
+                      helper.make_tensor(f"{name}_neg_beta", TensorProto.FLOAT, [],
+                                         [-v["beta"]])]
+            nodes += [
+                helper.make_node("Mul", [bottom, bottom], [f"{name}_sq"], name=f"{name}_sq"),
+                helper.make_node("AveragePool", [f"{name}_sq"], [f"{name}_pool"],
+                                 name=f"{name}_pool", kernel_shape=[n, n], strides=[1, 1],
+                                 pads=[p] * 4, count_include_pad=1),
+                helper.make_node("Mul", [f"{name}_pool", f"{name}_alpha"], [f"{name}_sc"]),
+                helper.make_node("Add", [f"{name}_sc", f"{name}_shift"], [f"{name}_sh"]),
+                helper.make_node("Pow", [f"{name}_sh", f"{name}_neg_beta"], [f"{name}_pw"]),
+                helper.make_node("Mul", [bottom, f"{name}_pw"], [name], name=name)]
+        else:
+            source, target = bottom, name
+            if v["axes"] != (1,):
+                perm = [0, v["axes"][0], 2, 1] if v["axes"][0] == 3 else None
+                nodes.append(helper.make_node("Transpose", [bottom], [f"{name}_in"],
+                                              perm=perm))
+                source, target = f"{name}_in", f"{name}_out"
+            nodes.append(helper.make_node("LRN", [source], [target], name=name,
+                                          size=v["size"], alpha=v["alpha"], beta=v["beta"],
+                                          bias=v["bias"]))
+            if v["axes"] != (1,):
+                nodes.append(helper.make_node("Transpose", [target], [name], perm=perm))
+        bottom = name
+    graph = helper.make_graph(
+        nodes, "audit_pair", [helper.make_tensor_value_info("data", TensorProto.FLOAT, SHAPE)],
+        [helper.make_tensor_value_info(bottom, TensorProto.FLOAT, SHAPE)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+# TF holds alpha / local_size; the plants are the mistakes TF ports make.
+TF_CORRECT = dict(depth_radius=2, bias=2.0, alpha=float(np.float32(1e-4) / np.float32(5)),
+                  beta=0.75, nchw=False)
+TF_MISTAKES = {
+    "size-mismatch": dict(depth_radius=5),  # the window width used as the radius
+    "alpha-mismatch": dict(alpha=1e-4),  # not divided by local_size
+    "alpha-rounding": dict(alpha=float(np.nextafter(np.float32(2e-5), np.float32(1)))),
+    "beta-mismatch": dict(beta=0.5),
+    "bias-not-k": dict(bias=1.0),
+    "wrong-axis": dict(nchw=True),  # an NCHW tensor fed straight to TF's NHWC op
+}
+
+
+def tf_function(rule=None):
+    import tensorflow as tf
+
+    v = dict(TF_CORRECT)
+    v.update(TF_MISTAKES.get(rule, {}))
+    shape = SHAPE if v["nchw"] else (SHAPE[0], SHAPE[2], SHAPE[3], SHAPE[1])
+
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+    def norm(x):
+        return tf.nn.local_response_normalization(
+            x, depth_radius=v["depth_radius"], bias=v["bias"], alpha=v["alpha"],
+            beta=v["beta"], name="norm_a")
+
+    return norm
+
+
+def save_tf(path, rule=None):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.norm = tf_function(rule)
+    tf.saved_model.save(module, str(path))
+    return path
+
+
+def save_tflite(path, rule=None):
+    import tensorflow as tf
+
+    norm = tf_function(rule)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [norm.get_concrete_function()], norm)
+    path.write_bytes(converter.convert())
+    return path

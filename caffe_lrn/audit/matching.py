@@ -5,7 +5,8 @@ blob's name, or nest it in a scope (``norm1/LRN``, ``model/norm1/LocalResponseNo
 are compared case-insensitively with every character other than a letter or a digit read as
 ``_``, whole and per ``/``-separated part. Then by order and shape: the Caffe layers left, in
 net order, take the converted operations left, in graph order, skipping an operation whose
-channel count is known and differs. What is left on either side is reported as unmatched.
+channel count is known and differs (unless its input is the Caffe bottom in another
+layout, which the layout rule reports). What is left on either side is reported as unmatched.
 """
 import itertools
 import re
@@ -46,6 +47,8 @@ def _channels(layer_shape, op):
     shape = op.caffe_shape
     if layer_shape is None or shape is None:
         return None
+    if sorted(op.input_shape) == sorted(layer_shape):
+        return None  # the same blob in another layout: wrong-axis tells, not the matching
     return layer_shape[1], shape[1]
 
 

@@ -1,7 +1,7 @@
 """Running the converted operation itself and measuring it against Caffe's exact output.
 
 The operation runs in its own runtime when installed: ONNX (the node or subgraph cut out of
-the model with ``onnx.utils.Extractor``, run in ONNX Runtime), TF (``tf.raw_ops.LRN`` with
+the model, run in ONNX Runtime), TF (``tf.raw_ops.LRN`` with
 the node's attributes), TFLite (a one-operation TFLite model with the same options, run by
 the TFLite interpreter). ncnn and OpenVINO have no runtime here: their operation is modelled
 in float64 from its published definition (from-scratch window sums, the format's alpha
@@ -22,7 +22,7 @@ import numpy as np
 
 from caffe_lrn.audit.ops import ACROSS, TF_CONVENTION
 from caffe_lrn.convert.frameworks import import_onnx, import_tf
-from caffe_lrn.errors import MissingDependencyError
+from caffe_lrn.errors import ConvertedModelError, MissingDependencyError
 from caffe_lrn.layers import LRNLayer
 from caffe_lrn.verify.comparison import compare_blobs
 
@@ -86,17 +86,39 @@ def _session(model_bytes):
 
 
 def extract_onnx(model, op):
-    """The part of ``model`` from ``op.input`` to ``op.output``, with free dimensions."""
+    """The nodes of ``model`` from ``op.input`` to ``op.output`` as a model of their own, with
+    the initializers and Constant nodes they use, the input's dimensions left free, and the
+    model's opset. Raises ConvertedModelError when the operation reads another graph input."""
     onnx, _ = import_onnx()
-    extractor = onnx.utils.Extractor(model)
-    part = extractor.extract_model([op.input], [op.output])
-    for value in list(part.graph.input) + list(part.graph.output):
-        if value.type.tensor_type.HasField("shape"):
-            for number, dim in enumerate(value.type.tensor_type.shape.dim):
-                dim.Clear()
-                dim.dim_param = f"d{number}"
-    del part.graph.value_info[:]
-    return part
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    producer = {name: index for index, node in enumerate(graph.node) for name in node.output}
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    chosen, used, stack = set(), set(), [op.output]
+    while stack:
+        name = stack.pop()
+        if not name or name == op.input or name in used:
+            continue
+        used.add(name)
+        if name in initializers:
+            continue
+        if name not in producer:
+            raise ConvertedModelError(f"{op.name!r}: reads graph input {name!r} besides its "
+                                      f"bottom {op.input!r}; cannot run it on its own")
+        index = producer[name]
+        if index not in chosen:
+            chosen.add(index)
+            stack.extend(graph.node[index].input)
+    nodes = [graph.node[index] for index in sorted(chosen)]
+    dims = ["n", "c", "h", "w"]
+    part = helper.make_graph(
+        nodes, "lrn_op", [helper.make_tensor_value_info(op.input, TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info(op.output, TensorProto.FLOAT, dims)],
+        initializer=[initializers[name] for name in sorted(used) if name in initializers])
+    extracted = helper.make_model(part, opset_imports=list(model.opset_import))
+    extracted.ir_version = model.ir_version
+    return extracted
 
 
 def run_onnx_op(model, op, x):
@@ -150,7 +172,7 @@ RUNTIMES = {
 def run_converted(converted, op, bottom):
     """``(top, runtime)``: the converted operation on the NCHW ``bottom``, back in NCHW."""
     x = np.ascontiguousarray(np.transpose(bottom, op.perm), dtype=np.float32)
-    runtime = None
+    runtime = missing = None
     try:
         if op.fmt == "onnx":
             y = run_onnx_op(converted.source, op, x)
@@ -162,15 +184,17 @@ def run_converted(converted, op, bottom):
             y = run_tflite_op(op, x)
             runtime = RUNTIMES["tflite"]
     except MissingDependencyError as exc:
-        runtime = None
-        missing = str(exc)
-    else:
-        missing = None
+        missing = str(exc).split(";")[0]
+    except ConvertedModelError:
+        raise
+    except Exception as exc:  # the runtime refuses the operation (ORT: an even LRN size)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        missing = f"its runtime refuses it: {first[-160:]}"
     if runtime is None:
         y = modelled_top(op, x)
         runtime = (f"float64 model of {op.fmt}'s {op.op} definition (no {op.fmt} runtime "
                    "here)" if missing is None else
-                   f"float64 model of {op.fmt}'s {op.op} ({missing.split(';')[0]})")
+                   f"float64 model of {op.fmt}'s {op.op} definition ({missing})")
     top = np.transpose(np.asarray(y, dtype=np.float32), np.argsort(op.perm))
     return np.ascontiguousarray(top), runtime
 

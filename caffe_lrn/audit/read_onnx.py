@@ -21,8 +21,10 @@ from caffe_lrn.convert.frameworks import import_onnx
 from caffe_lrn.errors import ConvertedModelError
 
 # Ops that keep the layout of their (first) input: the window's axis is traced through them.
+# (Conv, pooling and the like define NCHW themselves: the trace stops there.)
 LAYOUT_KEEPING = {"Relu", "Identity", "Dropout", "LeakyRelu", "Clip", "Cast", "Sigmoid",
-                  "Tanh", "Elu", "PRelu", "BatchNormalization", "Abs", "Neg"}
+                  "Tanh", "Elu", "PRelu", "Abs", "Neg", "LRN", "Mul", "Add", "Sub", "Div",
+                  "Pow", "Sqrt", "Exp", "Log"}
 SCAN_BODY = "running_window_step"
 ONNX_LRN_DEFAULTS = {"alpha": 1e-4, "beta": 0.75, "bias": 1.0}
 

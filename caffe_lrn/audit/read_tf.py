@@ -25,7 +25,19 @@ def _attr(node, key):
     return value.i if key == "depth_radius" else value.f
 
 
-def _tf_op(node, index, where, input_shape=None):
+def _output_shape(node):
+    """The LRN's output shape (its input's) when the graph recorded ``_output_shapes``."""
+    if "_output_shapes" not in node.attr or not node.attr["_output_shapes"].list.shape:
+        return None
+    shape = node.attr["_output_shapes"].list.shape[0]
+    dims = tuple(int(d.size) for d in shape.dim)
+    if shape.unknown_rank or not dims or any(d < 0 for d in dims):
+        return None
+    return dims
+
+
+def _tf_op(node, index, where):
+    input_shape = _output_shape(node)
     stored = {key: _attr(node, key) for key in TF_LRN_DEFAULTS}
     stored["depth_radius"] = int(stored["depth_radius"])
     name = node.name
