@@ -27,6 +27,7 @@ import numpy as np
 from caffe_lrn.audit.audit import audit_model
 from caffe_lrn.audit.ops import ConvertedModel
 from caffe_lrn.audit.read_onnx import default_opset, find_lrn_ops, load_onnx
+from caffe_lrn.audit.rules import short
 from caffe_lrn.convert.frameworks import import_onnx, onnx_model
 from caffe_lrn.errors import ConvertedModelError, OutputExistsError
 from caffe_lrn.io.files import check_output_path, write_bytes
@@ -153,9 +154,9 @@ def _escapes(model, op, removed):
 
 
 def _describe(params):
-    text = (f"local_size {params.local_size}, alpha {params.alpha:.9g}, beta "
-            f"{params.beta:.9g}")
-    return text + (", WITHIN_CHANNEL (shift 1)" if params.within else f", k {params.k:.9g}")
+    text = (f"local_size {params.local_size}, alpha {short(params.alpha)}, "
+            f"beta {short(params.beta)}")
+    return text + (", WITHIN_CHANNEL (shift 1)" if params.within else f", k {short(params.k)}")
 
 
 def repair_onnx(model, report, form="native"):
@@ -191,8 +192,8 @@ def repair_onnx(model, report, form="native"):
                                 ("beta", params.beta), ("bias", params.k)):
                 _set_attribute(node, name, value)
             result.changes.append(f"{layer.name}: LRN attributes set to size "
-                                  f"{params.local_size}, alpha {params.alpha:.9g}, beta "
-                                  f"{params.beta:.9g}, bias {params.k:.9g} (fixes "
+                                  f"{params.local_size}, alpha {short(params.alpha)}, beta "
+                                  f"{short(params.beta)}, bias {short(params.k)} (fixes "
                                   f"{', '.join(sorted(rules))})")
             continue
         nodes = set(op.handle["nodes"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caffe_lrn.audit.ops import ACROSS, TF_CONVENTION, WITHIN
+from caffe_lrn.cli.inspect_cmd import shortest_float32
 from caffe_lrn.convert.tf_params import alpha_over_size
 from caffe_lrn.numerics.ulp import ulp_distance
 
@@ -62,10 +63,13 @@ class Finding:
                 "caffe": self.caffe, "converted": self.converted}
 
 
-def _g(value):
-    """The shortest decimal that reads back as the same float32 (1e-4, not 9.99999975e-05)."""
-    text = repr(float(str(np.float32(value))))
+def short(value):
+    """The shortest decimal that reads back as the same float32 (0.0001, not
+    9.99999975e-05), without a trailing ``.0`` (k 2, not k 2.0)."""
+    text = shortest_float32(value)
     return text[:-2] if text.endswith(".0") else text
+
+
 
 
 def _ulps(a, b):
@@ -101,8 +105,8 @@ def _alpha_finding(params, op):
     name = "alpha_tf" if op.convention == TF_CONVENTION else "alpha"
     if distance <= PARAM_ROUNDING_ULP:
         return Finding("alpha-rounding",
-                       f"{name} {_g(have)} is {distance} float32 ULP from {_g(want)} "
-                       f"(Caffe alpha {_g(params.alpha)}): rounding only", params.alpha,
+                       f"{name} {short(have)} is {distance} float32 ULP from {short(want)} "
+                       f"(Caffe alpha {short(params.alpha)}): rounding only", params.alpha,
                        op.alpha)
     ratio = have / want if want else float("inf")
     hint = ""
@@ -114,10 +118,10 @@ def _alpha_finding(params, op):
     elif np.isfinite(ratio):
         hint = f" ({ratio:.4g} times)"
     if op.convention == TF_CONVENTION:
-        text = (f"{name} {_g(have)}; Caffe alpha {_g(params.alpha)} needs {name} {_g(want)} "
-                f"(TF convention: alpha / local_size){hint}")
+        text = (f"{name} {short(have)}; Caffe alpha {short(params.alpha)} needs {name} "
+                f"{short(want)} (TF convention: alpha / local_size){hint}")
     else:
-        text = (f"{name} {_g(have)}; Caffe alpha {_g(params.alpha)} (this op divides alpha "
+        text = (f"{name} {short(have)}; Caffe alpha {short(params.alpha)} (this op divides alpha "
                 f"by the window itself, as Caffe){hint}")
     return Finding("alpha-mismatch", text, params.alpha, op.alpha)
 
@@ -147,8 +151,8 @@ def check_rules(params, op, caffe_shape=None):
             "WITHIN_CHANNEL", "across channels"))
         if op.bias != 1.0:
             findings.append(Finding(
-                "k-on-within", f"bias {_g(op.bias)} on a WITHIN_CHANNEL layer; Caffe "
-                f"ignores k ({_g(params.k)}) there and adds 1", 1.0, op.bias))
+                "k-on-within", f"bias {short(op.bias)} on a WITHIN_CHANNEL layer; Caffe "
+                f"ignores k ({short(params.k)}) there and adds 1", 1.0, op.bias))
         return findings
     if not params.within and op.region == WITHIN:
         findings.append(Finding(
@@ -169,16 +173,16 @@ def check_rules(params, op, caffe_shape=None):
         findings.append(alpha)
     if float(np.float32(op.beta)) != params.beta:
         findings.append(Finding("beta-mismatch",
-                                f"beta {_g(op.beta)}; Caffe beta {_g(params.beta)}",
+                                f"beta {short(op.beta)}; Caffe beta {short(params.beta)}",
                                 params.beta, op.beta))
     if params.within:
         if op.bias != 1.0:
             findings.append(Finding(
-                "k-on-within", f"shift {_g(op.bias)} on a WITHIN_CHANNEL layer; Caffe "
-                f"ignores k ({_g(params.k)}) there and adds 1", 1.0, op.bias))
+                "k-on-within", f"shift {short(op.bias)} on a WITHIN_CHANNEL layer; Caffe "
+                f"ignores k ({short(params.k)}) there and adds 1", 1.0, op.bias))
     elif float(np.float32(op.bias)) != params.k:
         findings.append(Finding("bias-not-k",
-                                f"bias {_g(op.bias)}; Caffe k {_g(params.k)}", params.k,
+                                f"bias {short(op.bias)}; Caffe k {short(params.k)}", params.k,
                                 op.bias))
     layout = _layout_finding(params, op, caffe_shape)
     if layout is not None:
