@@ -14,7 +14,7 @@ from caffe_lrn import ConvertedModelError, LRNParams
 from caffe_lrn.audit import audit_model
 from caffe_lrn.audit.formats import detect_format
 from caffe_lrn.audit.matching import match
-from caffe_lrn.audit.ops import ACROSS, CAFFE_CONVENTION, TF_CONVENTION, WITHIN, ConvertedLRN
+from caffe_lrn.audit.ops import ACROSS, CAFFE_CONVENTION, TF_CONVENTION, ConvertedLRN
 from caffe_lrn.audit.report import SAME, SCHEMA, UNMATCHED, WRONG
 from caffe_lrn.audit.rules import RULES, check_rules
 from caffe_lrn.nets.lrn_layers import LRNLayerInfo

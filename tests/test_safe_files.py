@@ -16,6 +16,9 @@ from fuzzing import assert_one_line_error, run_cli
 SENTINEL = b"an existing file that must survive\n"
 LEGACY_NET = DATA / "nets" / "legacy" / "alexnet_v1.prototxt"
 NET = BVLC_NETS / "cifar10_full_deploy.prototxt"
+CONVERTED = DATA / "converted"
+# Writers that need an optional package, and the module that package provides.
+NEEDS = {"verify": "matplotlib", "audit": "onnxruntime"}
 
 
 def _inputs(folder):
@@ -47,6 +50,10 @@ WRITERS = {
     "bench": [
         ("json", lambda d: ["bench", "--quick", "--in-process", "--peers", "none", "--json"],
          "bench.json"),
+    ],
+    "audit": [
+        ("fix", lambda d: ["audit", str(CONVERTED / "brief_within_k2.prototxt"),
+                           str(CONVERTED / "brief_within_k2.onnx"), "--fix"], "fixed.onnx"),
     ],
     "convert": [
         ("json", lambda d: ["convert", str(NET), "--to", "onnx"], "doc_out.json"),
@@ -93,9 +100,9 @@ def test_existing_output_needs_force(tmp_path, command, label, argv, name):
                  else ["-o", str(output)])
         return run_cli(argv(inputs) + where + list(extra))
 
-    # verify --plot needs matplotlib (the plot extra); without it the command must still
-    # refuse an existing file first, and fail on the missing package in one line.
-    can_write = command != "verify" or importlib.util.find_spec("matplotlib") is not None
+    # verify --plot needs matplotlib (the plot extra), audit --fix ONNX; without it the command
+    # must still refuse an existing file first, and fail on the missing package in one line.
+    can_write = command not in NEEDS or importlib.util.find_spec(NEEDS[command]) is not None
     code, _, err = cli()
     if can_write:
         assert code == 0, err
@@ -104,7 +111,7 @@ def test_existing_output_needs_force(tmp_path, command, label, argv, name):
         assert oct(os.stat(output).st_mode & 0o777) == oct(0o666 & ~_umask())
     else:
         assert_one_line_error(code, err)
-        assert "needs matplotlib" in err and not output.exists()
+        assert ("needs matplotlib" in err or "is not installed" in err) and not output.exists()
 
     output.write_bytes(SENTINEL)
     code, out, err = cli()

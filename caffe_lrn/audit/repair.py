@@ -22,8 +22,6 @@ import os
 import pathlib
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from caffe_lrn.audit.audit import audit_model
 from caffe_lrn.audit.ops import ConvertedModel
 from caffe_lrn.audit.read_onnx import default_opset, find_lrn_ops, load_onnx

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from caffe_lrn.audit.numbers import ROUNDING_BOUND_ULP
 from caffe_lrn.audit.rules import PARAM_ROUNDING_ULP, RULES, SEMANTICS
+from caffe_lrn.verify.report import _clean as json_clean
 
 SCHEMA = "caffe-lrn/audit/1"
 SAME = "same semantics"
@@ -107,15 +108,12 @@ class AuditReport:
         }
 
 
-def render_json(report):
-    return json.dumps(report.as_dict(), indent=2, allow_nan=False,
-                      default=_json_default) + "\n"
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+def render_json(document):
+    """A report (or any dict of its parts) as JSON; inf and NaN as the strings "inf", "-inf",
+    "nan", as in verify's schema."""
+    if isinstance(document, AuditReport):
+        document = document.as_dict()
+    return json.dumps(json_clean(document), indent=2, allow_nan=False) + "\n"
 
 
 def _ulp(value):

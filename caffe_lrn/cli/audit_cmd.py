@@ -93,14 +93,14 @@ def run(args):
     from caffe_lrn.audit.formats import read_converted
     from caffe_lrn.audit.report import render_json, render_text
 
+    if args.fix:  # refuse before any work, and before a framework is needed
+        from caffe_lrn.audit.repair import check_repair_output
+
+        check_repair_output(args.output, args.converted, args.force)
     converted = read_converted(args.converted)
     if args.fix and converted.fmt != "onnx":
         raise ConvertedModelError(
             f"--fix repairs ONNX models; {args.converted} is {converted.fmt}")
-    if args.fix:
-        from caffe_lrn.audit.repair import check_repair_output
-
-        check_repair_output(args.output, args.converted, args.force)
     options = dict(blobs=args.blobs, layers=args.layers, numbers=not args.no_numbers)
     report = audit_model(args.net, converted,
                          progress=_progress(len(converted.ops), converted.fmt), **options)
@@ -120,11 +120,11 @@ def run(args):
     again = audit_model(args.net, ConvertedModel("onnx", args.output, ops, source=result.model),
                         progress=_progress(len(ops), "onnx"), **options)
     if args.json:
-        import json
+        from caffe_lrn.audit.report import SCHEMA
 
-        document = {"schema": "caffe-lrn/audit/1", "audit": report.as_dict(),
-                    "repair": result.as_dict(), "repaired_audit": again.as_dict()}
-        sys.stdout.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(render_json({"schema": SCHEMA, "audit": report.as_dict(),
+                                      "repair": result.as_dict(),
+                                      "repaired_audit": again.as_dict()}))
     else:
         sys.stdout.write(render_text(report))
         sys.stdout.write("\nrepair:\n")
