@@ -7,6 +7,7 @@ Exit 0 when every LRN layer has the same semantics in the converted model (with 
 the repaired model), 1 when a rule fires, a layer is unmatched, or a model cannot be read, 2
 on usage errors.
 """
+import argparse
 import sys
 
 from caffe_lrn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -36,7 +37,7 @@ and audited again; the exit code is that audit's."""
 def register(subparsers):
     parser = subparsers.add_parser(
         "audit", help="check (and repair) a converted model's LRN layers against the Caffe net",
-        description=DESCRIPTION, formatter_class=_formatter())
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("net", metavar="NET", help="the Caffe net: .prototxt or .caffemodel")
     parser.add_argument("converted", metavar="CONVERTED",
                         help="the converted model: .onnx, SavedModel directory, frozen .pb, "
@@ -58,12 +59,6 @@ def register(subparsers):
     parser.add_argument("--force", action="store_true", help="overwrite FIXED if it exists")
     parser.set_defaults(func=run)
     return parser
-
-
-def _formatter():
-    import argparse
-
-    return argparse.RawDescriptionHelpFormatter
 
 
 def _usage_error(message):
