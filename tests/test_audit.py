@@ -195,3 +195,32 @@ def test_cli_exit_codes_table_and_json(tmp_path):
                             str(tmp_path / "fixed.param")])
     assert_one_line_error(code, err)
     assert "repairs ONNX models" in err
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_damaged_text_models_give_typed_errors_or_reports(fmt, tmp_path):
+    import random
+
+    from caffe_lrn import CaffeLRNError
+
+    source = _write(fmt, tmp_path).read_bytes()
+    rng = random.Random(7)
+    outcomes = set()
+    for trial in range(40):
+        data = bytearray(source)
+        if trial % 2:
+            data = data[:rng.randrange(1, len(data))]
+        else:
+            for _ in range(3):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        path = tmp_path / f"damaged{trial}{WRITERS[fmt][1]}"
+        path.write_bytes(bytes(data))
+        if fmt == "openvino":
+            path.with_suffix(".bin").write_bytes((tmp_path / "model.bin").read_bytes())
+        try:
+            report = audit_model(NET, path)
+            outcomes.add("report")
+            assert all(e.verdict in (SAME, WRONG, UNMATCHED) for e in report.entries)
+        except CaffeLRNError:
+            outcomes.add("error")
+    assert outcomes == {"report", "error"}

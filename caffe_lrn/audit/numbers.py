@@ -20,7 +20,7 @@ region is millions of ULP off, an alpha off by the window size thousands).
 """
 import numpy as np
 
-from caffe_lrn.audit.ops import ACROSS, TF_CONVENTION
+from caffe_lrn.audit.ops import TF_CONVENTION
 from caffe_lrn.convert.frameworks import import_onnx, import_tf
 from caffe_lrn.errors import ConvertedModelError, MissingDependencyError
 from caffe_lrn.layers import LRNLayer
@@ -44,36 +44,36 @@ def generated_bottom(params, shape):
     return bottom, what
 
 
+def _window_bounds(length, n):
+    """First and one-past-last index of each position's window, clipped to ``length``: the
+    window is ``[i - floor((n-1)/2), i + ceil((n-1)/2)]`` (ONNX's; centred for odd n)."""
+    index = np.arange(length)
+    return (np.clip(index - (n - 1) // 2, 0, length),
+            np.clip(index + n // 2 + 1, 0, length))
+
+
+def _window_sum(values, axis, n):
+    """Sum over each position's window along ``axis``, by a cumulative sum (float64)."""
+    moved = np.moveaxis(values, axis, 0)
+    cumulative = np.concatenate([np.zeros((1,) + moved.shape[1:]), np.cumsum(moved, axis=0)])
+    lo, hi = _window_bounds(moved.shape[0], n)
+    return np.moveaxis(cumulative[hi] - cumulative[lo], 0, axis)
+
+
 def modelled_top(op, x):
-    """float64 model of ``op`` on ``x`` (in the op's layout), rounded to float32."""
+    """float64 model of ``op`` on ``x`` (in the op's layout), rounded to float32.
+
+    ``x / (bias + a * window_sum(x^2))^beta`` with ``a`` = alpha (TF convention) or alpha
+    divided by the window's size (n across, n^2 within); the window is zero-padded.
+    """
     x64 = x.astype(np.float64)
-    square = x64 * x64
-    n = op.size
-    before, after = (n - 1) // 2, n // 2
-    if op.region == ACROSS:
-        axis = op.axes[0]
-        moved = np.moveaxis(square, axis, 0)
-        padded = np.concatenate([np.zeros((before,) + moved.shape[1:]), moved,
-                                 np.zeros((after,) + moved.shape[1:])])
-        cumulative = np.concatenate([np.zeros((1,) + moved.shape[1:]),
-                                     np.cumsum(padded, axis=0)])
-        total = np.moveaxis(cumulative[n:] - cumulative[:-n], 0, axis)
-        divisor = n
-    else:
-        a, b = op.axes
-        total = np.zeros_like(square)
-        pads = [(0, 0)] * square.ndim
-        pads[a] = pads[b] = (before, after)
-        padded = np.pad(square, pads)
-        for i in range(n):
-            for j in range(n):
-                index = [slice(None)] * square.ndim
-                index[a] = slice(i, i + square.shape[a])
-                index[b] = slice(j, j + square.shape[b])
-                total += padded[tuple(index)]
-        divisor = n * n
+    total = x64 * x64
+    for axis in op.axes:  # within a plane: a box sum is a sum along H, then along W
+        total = _window_sum(total, axis, op.size)
+    divisor = float(op.size) ** len(op.axes)
     alpha = op.alpha if op.convention == TF_CONVENTION else op.alpha / divisor
-    return (x64 * (op.bias + alpha * total) ** -op.beta).astype(np.float32)
+    with np.errstate(all="ignore"):
+        return (x64 * (op.bias + alpha * total) ** -op.beta).astype(np.float32)
 
 
 def _session(model_bytes):

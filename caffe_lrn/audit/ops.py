@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from caffe_lrn.errors import ConvertedModelError
+
 ACROSS = "across"
 WITHIN = "within"
 
 # How a format's alpha relates to Caffe's: "caffe" formats divide alpha by the window size
 # (by size^2 within a plane) as Caffe does; "tf" formats multiply each square by alpha itself.
 CAFFE_CONVENTION = "caffe"
+# Caffe reads local_size into an int; no window is wider.
+MAX_WINDOW = 2**31 - 1
 TF_CONVENTION = "tf"
 
 
@@ -59,6 +63,19 @@ class ConvertedLRN:
     stored: dict = field(default_factory=dict)
     handle: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        # What no LRN can hold is refused here, once for every format.
+        where = f"{self.fmt} {self.op} {self.name!r}"
+        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) \
+                or not 1 <= self.size <= MAX_WINDOW:
+            raise ConvertedModelError(f"{where}: window size must be an integer from 1 to "
+                                      f"{MAX_WINDOW}, got {self.size!r}")
+        for key in ("alpha", "beta", "bias"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+                raise ConvertedModelError(f"{where}: {key} must be a finite number, got "
+                                          f"{value!r}")
 
     @property
     def caffe_axes(self):
