@@ -191,10 +191,23 @@ def test_cli_exit_codes_table_and_json(tmp_path):
                  ["--force"]):
         code, _, err = run_cli(["audit", str(NET), str(good)] + argv)
         assert code == 2, argv
-    code, _, err = run_cli(["audit", str(NET), str(bad), "--fix", "-o",
-                            str(tmp_path / "fixed.param")])
+    code, _, err = run_cli(["audit", str(NET), str(good), "--fix", "-o",
+                            str(tmp_path / "fixed.xml")])
     assert_one_line_error(code, err)
-    assert "repairs ONNX models" in err
+    assert "repairs ONNX and ncnn models" in err
+
+
+@pytest.mark.parametrize("rule", NCNN_RULES)
+def test_ncnn_fix_rewrites_only_the_wrong_line(rule, tmp_path):
+    bad = write_ncnn(tmp_path / "bad.param", layers_with(rule))
+    fixed = tmp_path / "fixed.param"
+    code, out, err = run_cli(["audit", str(NET), str(bad), "--fix", "-o", str(fixed)])
+    assert code == 0, out + err  # the repaired model audits clean
+    before, after = bad.read_text().splitlines(), fixed.read_text().splitlines()
+    layer, _ = MISTAKES[rule]
+    changed = [b for b, a in zip(before, after) if a != b]
+    assert len(before) == len(after) and len(changed) == 1 and f" {layer} " in changed[0]
+    assert audit_model(NET, fixed).clean
 
 
 @pytest.mark.parametrize("fmt", sorted(WRITERS))

@@ -46,7 +46,12 @@ def _ncnn_value(path, number, text):
 
 
 def read_ncnn(path):
-    lines = _text(path).splitlines()
+    return parse_ncnn(_text(path), path)
+
+
+def parse_ncnn(text, path="<ncnn .param>"):
+    """The LRN layers of an ncnn ``.param`` text; ``source`` keeps the text."""
+    lines = text.splitlines()
     if not lines or lines[0].strip() != NCNN_MAGIC.decode():
         raise ConvertedModelError(f"{path}: not an ncnn .param file (the first line must be "
                                   f"the magic number {NCNN_MAGIC.decode()})")
@@ -107,7 +112,7 @@ def read_ncnn(path):
             op.notes.append("no 4= (bias): ncnn reads 1; ncnn releases before 2020 always "
                             "add 1 whatever the Caffe k")
         ops.append(op)
-    return ConvertedModel(fmt="ncnn", path=str(path), ops=ops)
+    return ConvertedModel(fmt="ncnn", path=str(path), ops=ops, source=text)
 
 
 # --- OpenVINO IR ------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Repairing a converted ONNX model's LRN operations so they compute the Caffe layers.
+"""Repairing a converted model's LRN operations so they compute the Caffe layers.
+
+ncnn ``.param`` (:func:`repair_ncnn`): its LRN layer has both regions and a bias, so each
+wrong LRN line is rewritten (``0=`` region, ``1=`` local_size, ``2=`` alpha, ``3=`` beta,
+``4=`` bias: k across channels, 1 within); every other line stays byte for byte.
+
+ONNX (:func:`repair_onnx`):
 
 For each Caffe layer whose operation breaks a semantic or rounding rule:
 
@@ -229,6 +235,39 @@ def repair_onnx(model, report, form="native"):
     except onnx.checker.ValidationError as exc:
         raise ConvertedModelError(f"the repaired model fails onnx.checker: "
                                   f"{str(exc).splitlines()[0]}") from None
+    return result
+
+
+def repair_ncnn(text, report):
+    """A repaired copy of the ncnn ``.param`` ``text``: a :class:`RepairResult` whose
+    ``model`` is the new text."""
+    lines = text.splitlines(keepends=True)
+    result = RepairResult(model=None)
+    for entry in report.entries:
+        layer, op = entry.layer, entry.op
+        if layer is None or op is None:
+            if layer is not None:
+                result.left.append(f"{layer.name}: no LRN operation found to repair")
+            continue
+        rules = {f.rule for f in entry.findings}
+        if rules & UNFIXABLE:
+            result.left.append(f"{layer.name}: {', '.join(sorted(rules & UNFIXABLE))}; "
+                               "not repaired")
+            continue
+        if not rules:
+            continue
+        params = layer.params
+        number = op.handle["line"] - 1
+        line = lines[number]
+        ending = line[len(line.rstrip("\r\n")):]
+        tokens = line.split()
+        head = tokens[:4 + int(tokens[2]) + int(tokens[3])]
+        values = (f"0={int(params.within)} 1={params.local_size} 2={short(params.alpha)} "
+                  f"3={short(params.beta)} 4={short(1.0 if params.within else params.k)}")
+        lines[number] = " ".join(head) + " " + values + ending
+        result.changes.append(f"{layer.name}: LRN line set to {values} (fixes "
+                              f"{', '.join(sorted(rules))})")
+    result.model = "".join(lines)
     return result
 
 

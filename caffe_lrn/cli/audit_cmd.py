@@ -27,11 +27,12 @@ Inputs for the numbers: each layer's bottom blob from --blobs REF (.npz or a dir
 .npy/.binaryproto, as for verify), else standard normal numbers scaled by sqrt(k / alpha)
 so that the alpha term is as large as k.
 
---fix -o FIXED (ONNX): write a repaired model: wrong LRN attributes rewritten; an
+--fix -o FIXED (ONNX, ncnn): write a repaired model: wrong LRN attributes rewritten; an
 across-channel LRN standing for a WITHIN_CHANNEL layer replaced by the WITHIN composite;
 with --form caffe-order, every across-channel LRN replaced by Caffe's running-window form.
-Everything else is kept byte for byte. The repaired model is checked with onnx.checker
-and audited again; the exit code is that audit's."""
+ncnn: each wrong LRN line gets Caffe's region, local_size, alpha, beta and bias (k, or 1
+within a channel). Everything else is kept byte for byte. The repaired model is checked
+(onnx.checker for ONNX) and audited again; the exit code is that audit's."""
 
 
 def register(subparsers):
@@ -51,7 +52,7 @@ def register(subparsers):
     parser.add_argument("--no-numbers", action="store_true",
                         help="check the rules only; do not run the converted operations")
     parser.add_argument("--fix", action="store_true",
-                        help="write a repaired model to -o FIXED (ONNX)")
+                        help="write a repaired model to -o FIXED (ONNX, ncnn)")
     parser.add_argument("-o", "--output", metavar="FIXED", help="the repaired model (--fix)")
     parser.add_argument("--form", choices=("native", "caffe-order"), default=None,
                         help="with --fix: native keeps ONNX LRN nodes (default); "
@@ -93,9 +94,12 @@ def run(args):
 
         check_repair_output(args.output, args.converted, args.force)
     converted = read_converted(args.converted)
-    if args.fix and converted.fmt != "onnx":
+    if args.fix and converted.fmt not in ("onnx", "ncnn"):
         raise ConvertedModelError(
-            f"--fix repairs ONNX models; {args.converted} is {converted.fmt}")
+            f"--fix repairs ONNX and ncnn models; {args.converted} is {converted.fmt}")
+    if args.form and converted.fmt != "onnx":
+        raise ConvertedModelError(f"--form applies to ONNX models; {args.converted} is "
+                                  f"{converted.fmt}")
     options = dict(blobs=args.blobs, layers=args.layers, numbers=not args.no_numbers)
     report = audit_model(args.net, converted,
                          progress=_progress(len(converted.ops), converted.fmt), **options)
@@ -105,15 +109,24 @@ def run(args):
 
     from caffe_lrn.audit.ops import ConvertedModel
     from caffe_lrn.audit.read_onnx import find_lrn_ops
-    from caffe_lrn.audit.repair import repair_onnx
-    from caffe_lrn.io.files import write_bytes
+    from caffe_lrn.audit.read_text import parse_ncnn
+    from caffe_lrn.audit.repair import repair_ncnn, repair_onnx
+    from caffe_lrn.io.files import write_bytes, write_text
 
-    result = repair_onnx(converted.source, report, form=args.form or "native")
-    write_bytes(args.output, result.model.SerializeToString(), force=args.force)
+    if converted.fmt == "ncnn":
+        result = repair_ncnn(converted.source, report)
+        write_text(args.output, result.model, force=args.force)
+        repaired = parse_ncnn(result.model, args.output)
+        written = f"written to {args.output}"
+    else:
+        result = repair_onnx(converted.source, report, form=args.form or "native")
+        write_bytes(args.output, result.model.SerializeToString(), force=args.force)
+        repaired = ConvertedModel("onnx", args.output, find_lrn_ops(result.model)[0],
+                                  source=result.model)
+        written = f"written to {args.output} (passes onnx.checker)"
     result.output = args.output
-    ops, _ = find_lrn_ops(result.model)
-    again = audit_model(args.net, ConvertedModel("onnx", args.output, ops, source=result.model),
-                        progress=_progress(len(ops), "onnx"), **options)
+    again = audit_model(args.net, repaired, progress=_progress(len(repaired.ops), repaired.fmt),
+                        **options)
     if args.json:
         from caffe_lrn.audit.report import SCHEMA
 
@@ -127,6 +140,6 @@ def run(args):
             sys.stdout.write(f"  {line}\n")
         for line in result.left:
             sys.stdout.write(f"  not repaired: {line}\n")
-        sys.stdout.write(f"  written to {args.output} (passes onnx.checker)\n\n")
+        sys.stdout.write(f"  {written}\n\n")
         sys.stdout.write(render_text(again))
     return EXIT_OK if again.clean else EXIT_FAILURE
