@@ -231,3 +231,25 @@ def test_tf_models_clean_and_planted(tf, kind, rule, tmp_path):
         assert entry.verdict == SAME and c.max_ulp <= 64
     else:
         assert entry.verdict == WRONG and c.max_ulp > 1000
+
+
+def test_a_mistake_no_rule_names_is_caught_by_the_numbers(tmp_path):
+    # The WITHIN composite with its padding all on one side: every parameter is right, the
+    # window is shifted by a pixel. Only running it shows it.
+    model = onnx_pair(layers_with())
+    for node in model.graph.node:
+        if node.op_type == "AveragePool":
+            for attribute in node.attribute:
+                if attribute.name == "pads":
+                    attribute.ints[:] = [0, 0, 2, 2]
+    path = tmp_path / "shifted.onnx"
+    path.write_bytes(model.SerializeToString())
+    report = audit_model(NET, path)
+    assert _rules(report) == {"norm_a": [], "norm_w": ["numbers-beyond-rounding"]}
+    entry = report.entries[1]
+    assert entry.verdict == WRONG and entry.numbers.comparison.max_ulp > 1000
+    assert any("pads [0, 0, 2, 2]" in note for note in entry.op.notes)
+    result = repair_model(NET, path, output=tmp_path / "fixed.onnx")
+    assert result.left == [] and result.changes[0].startswith("norm_w: within-composite "
+                                                             "replaced by the within-composite")
+    assert audit_model(NET, tmp_path / "fixed.onnx").clean

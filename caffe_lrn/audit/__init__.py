@@ -19,7 +19,7 @@ against caffe-lrn's exact Caffe output, and repairs ONNX models.
 
 Entry points: :func:`audit_model` and :func:`repair_model`.
 """
-from caffe_lrn.audit.audit import audit_model, audit_paths
+from caffe_lrn.audit.audit import audit_model
 from caffe_lrn.audit.repair import repair_model
 
-__all__ = ["audit_model", "audit_paths", "repair_model"]
+__all__ = ["audit_model", "repair_model"]

@@ -5,10 +5,13 @@ import numpy as np
 
 from caffe_lrn.audit.formats import read_converted
 from caffe_lrn.audit.matching import match, refine_perm
-from caffe_lrn.audit.numbers import DEFAULT_SHAPE, generated_bottom, measure
+from caffe_lrn.audit.numbers import (
+    DEFAULT_SHAPE, ROUNDING_BOUND_ULP, generated_bottom, measure,
+)
 from caffe_lrn.audit.ops import ConvertedModel
 from caffe_lrn.audit.report import AuditReport, LayerAudit
 from caffe_lrn.audit.rules import Finding, check_rules
+from caffe_lrn.errors import ConvertedModelError
 from caffe_lrn.io.reference import BlobStore, open_blobs
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
@@ -102,20 +105,19 @@ def audit_model(net, converted, blobs=None, layers=None, numbers=True, progress=
                     else:
                         bottom, text = generated_bottom(pair.layer.params,
                                                         _generated_shape(pair.op, shape))
-                    entry.numbers = measure(converted, pair.op, pair.layer.params, bottom,
-                                            text)
-                    if not entry.numbers.within_rounding and not entry.semantic_findings:
+                    try:
+                        entry.numbers = measure(converted, pair.op, pair.layer.params, bottom,
+                                                text)
+                    except ConvertedModelError as exc:  # this op only: the others still run
+                        entry.notes.append(f"numbers not measured: {exc}")
+                    if entry.numbers is not None and not entry.numbers.within_rounding \
+                            and not entry.semantic_findings:
                         c = entry.numbers.comparison
                         entry.findings.append(Finding(
                             "numbers-beyond-rounding",
                             f"max {c.max_ulp:.0f} ULP from Caffe's top, over the "
-                            f"{entry.numbers.as_dict()['bound_ulp']} ULP rounding bound, with "
+                            f"{ROUNDING_BOUND_ULP} ULP rounding bound, with "
                             "no parameter rule to explain it", None, c.max_ulp))
             progress.advance()
             report.entries.append(entry)
     return report
-
-
-def audit_paths(net_path, converted_path, blobs_path=None, **options):
-    """:func:`audit_model` on paths (the CLI's entry)."""
-    return audit_model(net_path, converted_path, blobs=blobs_path, **options)

@@ -58,7 +58,8 @@ def detect_format(path):
 
 
 def read_converted(path, fmt=None):
-    """Read the model at ``path``: ``(fmt, ConvertedModel)``."""
+    """Read the model at ``path`` (format ``fmt``, else told by content): a
+    :class:`~caffe_lrn.audit.ops.ConvertedModel` with every LRN operation found."""
     fmt = fmt or detect_format(path)
     if fmt == "onnx":
         from caffe_lrn.audit.read_onnx import read_onnx

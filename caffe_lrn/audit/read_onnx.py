@@ -307,7 +307,7 @@ def _caffe_order(index, scan, graph):
             neg_beta = graph.scalar(node.input[1])
         chain = node.output[0]
         last = node
-    if neg_beta is None or _other(last, last.input[0]) is None and source not in last.input:
+    if neg_beta is None or source not in last.input:
         return None
     stored = {"local_size": n, "alpha_over_size": aos, "k": k, "beta": -neg_beta}
     return ConvertedLRN(

@@ -246,7 +246,7 @@ def read_openvino(path):
             name=name, fmt="openvino", op=kind, region=region, size=size,
             alpha=float(np.float32(stored["alpha"])), convention=CAFFE_CONVENTION,
             beta=float(np.float32(stored["beta"])), bias=float(np.float32(bias)), perm=NCHW,
-            axes=axes if region == ACROSS or len(axes) == 2 else axes, index=index,
+            axes=axes, index=index,
             input=source_name, output=output, input_shape=shape, names=(name, output),
             stored=stored, handle={"id": layer.get("id")})
         ops.append(op)

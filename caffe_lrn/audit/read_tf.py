@@ -100,7 +100,7 @@ def read_tf(path):
             raise ConvertedModelError(f"{pb}: not a valid SavedModel ({exc})") from None
         ops = []
         for number, meta in enumerate(message.meta_graphs):
-            ops += _graph_ops(meta.graph_def, f"meta graph {number}", start=len(ops) * 0)
+            ops += _graph_ops(meta.graph_def, f"meta graph {number}")
         return ConvertedModel(fmt="tf", path=str(path), ops=_dedupe(ops), source=message)
     from tensorflow.core.framework import graph_pb2
 

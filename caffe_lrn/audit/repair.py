@@ -37,7 +37,8 @@ from caffe_lrn.errors import ConvertedModelError, OutputExistsError
 from caffe_lrn.io.files import check_output_path, write_bytes
 
 FORMS = ("native", "caffe-order")
-UNFIXABLE = {"wrong-axis", "numbers-beyond-rounding"}
+# A layout is the graph's, not the LRN's: replacing the operation would not fix it.
+UNFIXABLE = {"wrong-axis"}
 OPSET_NEEDED = {"LRN": 1, "within-composite": 7, "caffe-order": 13}
 
 
@@ -180,6 +181,8 @@ def repair_onnx(model, report, form="native"):
                 result.left.append(f"{layer.name}: no LRN operation found to repair")
             continue
         rules = {f.rule for f in entry.findings}
+        if op.handle.get("bad_pads"):
+            rules.add("pads")  # a composite's window off centre: found without numbers too
         blocked = rules & UNFIXABLE
         if blocked:
             result.left.append(f"{layer.name}: {', '.join(sorted(blocked))} is not an LRN "
