@@ -195,3 +195,14 @@ def save_tflite(path, rule=None):
         [norm.get_concrete_function()], norm)
     path.write_bytes(converter.convert())
     return path
+
+
+def save_graphdef(path, rule=None):
+    """A frozen GraphDef ``.pb`` (constants folded in, as TF 1 exporters wrote)."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    frozen = convert_variables_to_constants_v2(tf_function(rule).get_concrete_function())
+    path.write_bytes(frozen.graph.as_graph_def().SerializeToString())
+    return path

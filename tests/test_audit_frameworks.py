@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from audit_models import (
-    MISTAKES, NET, TF_MISTAKES, layers_with, onnx_pair, save_tf, save_tflite,
+    MISTAKES, NET, TF_MISTAKES, layers_with, onnx_pair, save_graphdef, save_tf, save_tflite,
 )
 from caffe_lrn import LRNLayer, OutputExistsError
 from caffe_lrn.audit import audit_model, repair_model
@@ -213,19 +213,26 @@ def tf():
     return tf
 
 
-@pytest.mark.parametrize("kind", ["savedmodel", "tflite"])
-@pytest.mark.parametrize("rule", [None] + sorted(TF_MISTAKES))
+# The frozen GraphDef shares the SavedModel's reader: three cases suffice for it.
+TF_CASES = [(kind, rule) for kind in ("savedmodel", "tflite")
+            for rule in [None] + sorted(TF_MISTAKES)] + \
+    [("graphdef", rule) for rule in (None, "bias-not-k", "size-mismatch")]
+
+
+@pytest.mark.parametrize("kind,rule", TF_CASES)
 def test_tf_models_clean_and_planted(tf, kind, rule, tmp_path):
     if kind == "savedmodel":
         path = save_tf(tmp_path / "saved", rule)
+    elif kind == "graphdef":
+        path = save_graphdef(tmp_path / "frozen.pb", rule)
     else:
         path = save_tflite(tmp_path / "model.tflite", rule)
     report = audit_model(NET, path, layers=["norm_a"])
     (entry,) = report.entries
-    assert entry.op.fmt == ("tf" if kind == "savedmodel" else "tflite")
+    assert entry.op.fmt == ("tflite" if kind == "tflite" else "tf")
     assert [f.rule for f in entry.findings] == ([] if rule is None else [rule])
     runtime = entry.numbers.runtime
-    assert runtime.startswith("TensorFlow" if kind == "savedmodel" else "TFLite")
+    assert runtime.startswith("TFLite" if kind == "tflite" else "TensorFlow")
     c = entry.numbers.comparison
     if rule is None or rule == "alpha-rounding":
         assert entry.verdict == SAME and c.max_ulp <= 64
