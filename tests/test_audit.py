@@ -181,6 +181,19 @@ def test_cli_exit_codes_table_and_json(tmp_path):
     assert code == 1
     document = json.loads(out)
     assert document["schema"] == SCHEMA
+    # Exactly the keys README documents for caffe-lrn/audit/1.
+    assert set(document) == {"schema", "net", "converted", "format", "blobs", "bound",
+                             "rules", "layers", "notes", "summary"}
+    assert set(document["layers"][0]) == {"caffe", "converted", "match", "verdict",
+                                          "findings", "numbers", "notes"}
+    assert set(document["layers"][0]["numbers"]) == {
+        "input", "runtime", "bound_ulp", "within_rounding", "compared", "differing",
+        "max_abs", "max_rel", "max_ulp", "mean_ulp", "nan_mismatch", "inf_mismatch",
+        "pattern_agrees", "worst"}
+    assert set(document["summary"]) == {"entries", "same_semantics", "wrong_semantics",
+                                        "unmatched_caffe", "unmatched_converted", "rules",
+                                        "clean"}
+    assert set(document["rules"]) == set(RULES)
     assert document["summary"]["rules"] == ["bias-not-k"]
     norm_a = document["layers"][0]
     assert norm_a["findings"][0]["message"] == "bias 1; Caffe k 2"
