@@ -8,6 +8,7 @@ layer, checks the parameters against rules, runs the converted operation in its 
 against caffe-lrn's exact Caffe output, and repairs ONNX models.
 
 - :mod:`.ops`: the record of one LRN operation found in a converted model.
+- :mod:`.model_files`: reading a model file's bytes (one size limit for every format).
 - :mod:`.formats`: which format a file is (by content), and the reader for it.
 - :mod:`.read_onnx`, :mod:`.read_tf`, :mod:`.read_text`: ONNX; TF SavedModel, GraphDef and
   TFLite; ncnn ``.param`` and OpenVINO IR ``.xml`` (text formats, standard library only).

@@ -5,32 +5,17 @@ offset 4; an ncnn ``.param`` starts with the magic number ``7767517``; an OpenVI
 XML whose root is ``<net>``; a directory holding ``saved_model.pb`` is a TF SavedModel. The
 two protobuf formats are told apart by their first field: an ONNX ModelProto starts with
 ``ir_version`` (field 1, a varint: byte 0x08), a TF GraphDef with ``node`` (field 1,
-length-delimited: byte 0x0a); if that guess fails to parse, the other is tried.
+length-delimited: byte 0x0a).
 """
 import pathlib
 
+from caffe_lrn.audit.model_files import NCNN_MAGIC, read_model_bytes
+from caffe_lrn.audit.read_onnx import read_onnx
+from caffe_lrn.audit.read_text import read_ncnn, read_openvino
+from caffe_lrn.audit.read_tf import read_tf, read_tflite
 from caffe_lrn.errors import ConvertedModelError
 
 FORMATS = ("onnx", "tf", "tflite", "ncnn", "openvino")
-NCNN_MAGIC = b"7767517"
-# Reading more than this from a model file is refused: protobuf itself stops at 2 GiB.
-MAX_MODEL_BYTES = 2**31 - 1
-
-
-def read_model_bytes(path):
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise ConvertedModelError(f"{path}: no such file or directory")
-    if path.is_dir():
-        raise ConvertedModelError(f"{path}: is a directory but not a TF SavedModel (no "
-                                  "saved_model.pb in it)")
-    size = path.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        raise ConvertedModelError(f"{path}: {size} bytes exceeds the {MAX_MODEL_BYTES}-byte "
-                                  "limit of a protobuf model")
-    if size == 0:
-        raise ConvertedModelError(f"{path}: file is empty, not a model")
-    return path.read_bytes()
 
 
 def detect_format(path):
@@ -60,18 +45,10 @@ def detect_format(path):
 def read_converted(path, fmt=None):
     """Read the model at ``path`` (format ``fmt``, else told by content): a
     :class:`~caffe_lrn.audit.ops.ConvertedModel` with every LRN operation found."""
+    readers = {"onnx": read_onnx, "tf": read_tf, "tflite": read_tflite, "ncnn": read_ncnn,
+               "openvino": read_openvino}
     fmt = fmt or detect_format(path)
-    if fmt == "onnx":
-        from caffe_lrn.audit.read_onnx import read_onnx
-
-        return read_onnx(path)
-    if fmt in ("tf", "tflite"):
-        from caffe_lrn.audit.read_tf import read_tf, read_tflite
-
-        return read_tflite(path) if fmt == "tflite" else read_tf(path)
-    if fmt in ("ncnn", "openvino"):
-        from caffe_lrn.audit.read_text import read_ncnn, read_openvino
-
-        return read_ncnn(path) if fmt == "ncnn" else read_openvino(path)
+    if fmt in readers:
+        return readers[fmt](path)
     raise ConvertedModelError(f"unknown model format {fmt!r}; expected one of "
                               f"{', '.join(FORMATS)}")

@@ -13,7 +13,7 @@ shape inference when it succeeds.
 """
 import numpy as np
 
-from caffe_lrn.audit.formats import read_model_bytes
+from caffe_lrn.audit.model_files import read_model_bytes
 from caffe_lrn.audit.ops import (
     ACROSS, CAFFE_CONVENTION, TF_CONVENTION, WITHIN, ConvertedLRN, ConvertedModel,
 )

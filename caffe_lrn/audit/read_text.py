@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
-from caffe_lrn.audit.formats import NCNN_MAGIC, read_model_bytes
+from caffe_lrn.audit.model_files import NCNN_MAGIC, read_model_bytes
 from caffe_lrn.audit.ops import ACROSS, CAFFE_CONVENTION, WITHIN, ConvertedLRN, ConvertedModel
 from caffe_lrn.errors import ConvertedModelError
 

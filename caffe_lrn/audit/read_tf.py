@@ -8,7 +8,7 @@ the library), a ``.tflite`` with TFLite's flatbuffer schema. TF's ``LRN`` op (an
 """
 import numpy as np
 
-from caffe_lrn.audit.formats import read_model_bytes
+from caffe_lrn.audit.model_files import read_model_bytes
 from caffe_lrn.audit.ops import ACROSS, TF_CONVENTION, ConvertedLRN, ConvertedModel
 from caffe_lrn.convert.frameworks import import_tf
 from caffe_lrn.convert.records import NCHW_TO_NHWC

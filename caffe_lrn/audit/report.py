@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from caffe_lrn.audit.numbers import ROUNDING_BOUND_ULP
 from caffe_lrn.audit.rules import PARAM_ROUNDING_ULP, RULES, SEMANTICS
+from caffe_lrn.tables import format_table
 from caffe_lrn.verify.report import _clean as json_clean
 
 SCHEMA = "caffe-lrn/audit/1"
@@ -147,15 +148,7 @@ HEADER = ["layer", "converted op", "match", "rules", "max/mean ULP", "differing"
 
 
 def render_table(report):
-    rows = [HEADER] + [_row(e) for e in report.entries]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(HEADER))]
-    lines = []
-    for number, row in enumerate(rows):
-        lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row))
-                     .rstrip())
-        if number == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(format_table(HEADER, [_row(e) for e in report.entries]))
 
 
 def render_text(report):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from caffe_lrn.audit.ops import ACROSS, TF_CONVENTION, WITHIN
-from caffe_lrn.cli.inspect_cmd import shortest_float32
 from caffe_lrn.convert.tf_params import alpha_over_size
+from caffe_lrn.numerics.shortest import float32_text
 from caffe_lrn.numerics.ulp import ulp_distance
 
 SEMANTICS = "semantics"
@@ -66,7 +66,7 @@ class Finding:
 def short(value):
     """The shortest decimal that reads back as the same float32 (0.0001, not
     9.99999975e-05), without a trailing ``.0`` (k 2, not k 2.0)."""
-    text = shortest_float32(value)
+    text = float32_text(value)
     return text[:-2] if text.endswith(".0") else text
 
 

@@ -10,8 +10,17 @@ on usage errors.
 import argparse
 import sys
 
-from caffe_lrn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from caffe_lrn.audit.audit import audit_model
+from caffe_lrn.audit.formats import read_converted
+from caffe_lrn.audit.ops import ConvertedModel
+from caffe_lrn.audit.read_onnx import find_lrn_ops
+from caffe_lrn.audit.read_text import parse_ncnn
+from caffe_lrn.audit.repair import check_repair_output, repair_ncnn, repair_onnx
+from caffe_lrn.audit.report import SCHEMA, render_json, render_text
+from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
 from caffe_lrn.errors import ConvertedModelError
+from caffe_lrn.io.files import write_bytes, write_text
+from caffe_lrn.progress import Progress
 
 DESCRIPTION = """\
 Check the LRN operations of a model converted from a Caffe net (ONNX, TF SavedModel or
@@ -62,14 +71,7 @@ def register(subparsers):
     return parser
 
 
-def _usage_error(message):
-    print(f"caffe-lrn audit: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def _progress(total, fmt):
-    from caffe_lrn.progress import Progress
-
     # Only runs that take a while: TF/TFLite start-up, or several layers. Drawn on a terminal.
     long_run = total >= 4 or fmt in ("tf", "tflite")
     return Progress(total, "audit", stream=sys.stderr, enabled=None if long_run else False)
@@ -77,21 +79,15 @@ def _progress(total, fmt):
 
 def run(args):
     if args.fix and not args.output:
-        return _usage_error("--fix needs -o FIXED: the repaired model is written to a new file")
+        raise UsageError("--fix needs -o FIXED: the repaired model is written to a new file")
     if args.output and not args.fix:
-        return _usage_error("-o FIXED applies to --fix only")
+        raise UsageError("-o FIXED applies to --fix only")
     if args.form and not args.fix:
-        return _usage_error("--form applies to --fix only")
+        raise UsageError("--form applies to --fix only")
     if args.force and not args.fix:
-        return _usage_error("--force applies to --fix -o FIXED only")
-
-    from caffe_lrn.audit.audit import audit_model
-    from caffe_lrn.audit.formats import read_converted
-    from caffe_lrn.audit.report import render_json, render_text
+        raise UsageError("--force applies to --fix -o FIXED only")
 
     if args.fix:  # refuse before any work, and before a framework is needed
-        from caffe_lrn.audit.repair import check_repair_output
-
         check_repair_output(args.output, args.converted, args.force)
     converted = read_converted(args.converted)
     if args.fix and converted.fmt not in ("onnx", "ncnn"):
@@ -106,12 +102,6 @@ def run(args):
     if not args.fix:
         sys.stdout.write(render_json(report) if args.json else render_text(report))
         return EXIT_OK if report.clean else EXIT_FAILURE
-
-    from caffe_lrn.audit.ops import ConvertedModel
-    from caffe_lrn.audit.read_onnx import find_lrn_ops
-    from caffe_lrn.audit.read_text import parse_ncnn
-    from caffe_lrn.audit.repair import repair_ncnn, repair_onnx
-    from caffe_lrn.io.files import write_bytes, write_text
 
     if converted.fmt == "ncnn":
         result = repair_ncnn(converted.source, report)
@@ -128,8 +118,6 @@ def run(args):
     again = audit_model(args.net, repaired, progress=_progress(len(repaired.ops), repaired.fmt),
                         **options)
     if args.json:
-        from caffe_lrn.audit.report import SCHEMA
-
         sys.stdout.write(render_json({"schema": SCHEMA, "audit": report.as_dict(),
                                       "repair": result.as_dict(),
                                       "repaired_audit": again.as_dict()}))
