@@ -164,16 +164,9 @@ def _describe(params):
     return text + (", WITHIN_CHANNEL (shift 1)" if params.within else f", k {short(params.k)}")
 
 
-def repair_onnx(model, report, form="native"):
-    """A repaired copy of ``model`` for the audit ``report`` of it: a :class:`RepairResult`."""
-    onnx, _ = import_onnx()
-    if form not in FORMS:
-        raise ConvertedModelError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    result = RepairResult(model=fixed, opset_before=default_opset(model))
-    namer = _Namer(_names_in(model))
-    replace_at, removed, needed = {}, set(), result.opset_before or 1
+def _repairable(report, result):
+    """``(layer, op, rules)`` for each matched pair a repair may touch (``rules``: the ids
+    that fired, possibly none); what it cannot touch goes to ``result.left``."""
     for entry in report.entries:
         layer, op = entry.layer, entry.op
         if layer is None or op is None:
@@ -188,6 +181,20 @@ def repair_onnx(model, report, form="native"):
             result.left.append(f"{layer.name}: {', '.join(sorted(blocked))} is not an LRN "
                                "parameter; not repaired")
             continue
+        yield layer, op, rules
+
+
+def repair_onnx(model, report, form="native"):
+    """A repaired copy of ``model`` for the audit ``report`` of it: a :class:`RepairResult`."""
+    onnx, _ = import_onnx()
+    if form not in FORMS:
+        raise ConvertedModelError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    result = RepairResult(model=fixed, opset_before=default_opset(model))
+    namer = _Namer(_names_in(model))
+    replace_at, removed, needed = {}, set(), result.opset_before or 1
+    for layer, op, rules in _repairable(report, result):
         to_caffe_order = form == "caffe-order" and not layer.params.within and \
             op.op != "caffe-order"
         if not rules and not to_caffe_order:
@@ -246,17 +253,7 @@ def repair_ncnn(text, report):
     ``model`` is the new text."""
     lines = text.splitlines(keepends=True)
     result = RepairResult(model=None)
-    for entry in report.entries:
-        layer, op = entry.layer, entry.op
-        if layer is None or op is None:
-            if layer is not None:
-                result.left.append(f"{layer.name}: no LRN operation found to repair")
-            continue
-        rules = {f.rule for f in entry.findings}
-        if rules & UNFIXABLE:
-            result.left.append(f"{layer.name}: {', '.join(sorted(rules & UNFIXABLE))}; "
-                               "not repaired")
-            continue
+    for layer, op, rules in _repairable(report, result):
         if not rules:
             continue
         params = layer.params
