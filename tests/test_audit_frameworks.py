@@ -260,3 +260,14 @@ def test_a_mistake_no_rule_names_is_caught_by_the_numbers(tmp_path):
     assert result.left == [] and result.changes[0].startswith("norm_w: within-composite "
                                                              "replaced by the within-composite")
     assert audit_model(NET, tmp_path / "fixed.onnx").clean
+
+
+def test_readme_worked_example_is_the_real_output(monkeypatch):
+    root = DATA.parent.parent
+    monkeypatch.chdir(root)  # the README runs it from a clone's top folder
+    argv = ["audit", "caffe_lrn/examples/cifar10_full_deploy.prototxt",
+            "caffe_lrn/examples/cifar10_full_caffe2onnx.onnx", "--blobs",
+            "caffe_lrn/examples/cifar10_full_blobs.npz"]
+    code, out, _ = run_cli(argv)
+    assert code == 1
+    assert "$ caffe-lrn " + " ".join(argv) + "\n" + out in (root / "README.md").read_text()
