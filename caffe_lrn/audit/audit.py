@@ -45,7 +45,8 @@ def _bottom_source(net, info, blobs, declared):
             return array.astype(np.float32), array.shape, None
         return None, None, f"blob {info.bottom!r} of shape {array.shape} is not a 4-axis blob"
     shape = declared.get(info.bottom)
-    return None, shape if shape and len(shape) == 4 else None, None
+    note = None if blobs is None else f"the reference has no blob {info.bottom!r}"
+    return None, shape if shape and len(shape) == 4 else None, note
 
 
 def _generated_shape(op, shape):
