@@ -21,7 +21,7 @@ region is millions of ULP off, an alpha off by the window size thousands).
 import numpy as np
 
 from caffe_lrn.audit.ops import TF_CONVENTION
-from caffe_lrn.convert.frameworks import import_onnx, import_tf
+from caffe_lrn.frameworks.deps import import_onnx, import_tf
 from caffe_lrn.errors import ConvertedModelError, MissingDependencyError
 from caffe_lrn.layers import LRNLayer
 from caffe_lrn.verify.comparison import compare_blobs

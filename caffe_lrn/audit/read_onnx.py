@@ -5,7 +5,8 @@
   the padding -> ``Mul`` by alpha -> ``Add`` the shift -> ``Pow(-beta)`` -> ``Mul`` by x (or
   ``Pow(beta)`` then ``Div``); the average divides by n^2, so alpha is Caffe's;
 - the running-window form caffe-lrn writes (``--form caffe-order``): a ``Scan`` whose body is
-  ``running_window_step``, with alpha/n (float64) on the heads, as TF's convention.
+  ``running_window_step`` (:mod:`caffe_lrn.frameworks.onnx`), with alpha/n (float64) on the
+  heads, as TF's convention.
 
 The window's axis is traced back through ``Transpose`` nodes (and element-wise ops that keep
 the layout), so an LRN fed an NHWC tensor is seen to normalise over H. Shapes come from ONNX
@@ -17,7 +18,7 @@ from caffe_lrn.audit.model_files import read_model_bytes
 from caffe_lrn.audit.ops import (
     ACROSS, CAFFE_CONVENTION, TF_CONVENTION, WITHIN, ConvertedLRN, ConvertedModel,
 )
-from caffe_lrn.convert.frameworks import import_onnx
+from caffe_lrn.frameworks.deps import import_onnx
 from caffe_lrn.errors import ConvertedModelError
 
 # Ops that keep the layout of their (first) input: the window's axis is traced through them.
@@ -25,6 +26,7 @@ from caffe_lrn.errors import ConvertedModelError
 LAYOUT_KEEPING = {"Relu", "Identity", "Dropout", "LeakyRelu", "Clip", "Cast", "Sigmoid",
                   "Tanh", "Elu", "PRelu", "Abs", "Neg", "LRN", "Mul", "Add", "Sub", "Div",
                   "Pow", "Sqrt", "Exp", "Log"}
+# The running-window body's graph name ends so (caffe_lrn.frameworks.onnx prefixes it).
 SCAN_BODY = "running_window_step"
 ONNX_LRN_DEFAULTS = {"alpha": 1e-4, "beta": 0.75, "bias": 1.0}
 
@@ -262,7 +264,7 @@ def _within_composite(index, pool, graph):
 def _caffe_order(index, scan, graph):
     """The running-window form around the Scan node ``scan``, or None."""
     body = attribute_value(scan, "body")
-    if body is None or body.name != SCAN_BODY or len(scan.input) != 3:
+    if body is None or not body.name.endswith(SCAN_BODY) or len(scan.input) != 3:
         return None
     nodes = [index]
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from caffe_lrn.audit.model_files import read_model_bytes
 from caffe_lrn.audit.ops import ACROSS, TF_CONVENTION, ConvertedLRN, ConvertedModel
-from caffe_lrn.convert.frameworks import import_tf
+from caffe_lrn.frameworks.deps import import_tf
 from caffe_lrn.convert.records import NCHW_TO_NHWC
 from caffe_lrn.errors import ConvertedModelError
 

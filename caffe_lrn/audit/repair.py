@@ -17,7 +17,7 @@ For each Caffe layer whose operation breaks a semantic or rounding rule:
 - ``form="caffe-order"``: every ACROSS_CHANNELS operation is replaced by the running-window
   form (a ``Scan`` over channels in Caffe's order, within 2 ULP of Caffe), even a correct one.
 
-The new parts are built by :func:`caffe_lrn.convert.frameworks.onnx_model` and grafted in:
+The new parts are built by :func:`caffe_lrn.frameworks.onnx.layer_model` and grafted in:
 their input and output keep the replaced operation's tensor names, their other tensors and
 nodes are named ``<op name>/...``. Every other node, initializer, input, output and name is
 left as it was (compared as serialized bytes by the tests). The default opset is raised only
@@ -32,11 +32,12 @@ from caffe_lrn.audit.audit import audit_model
 from caffe_lrn.audit.ops import ConvertedModel
 from caffe_lrn.audit.read_onnx import default_opset, find_lrn_ops, load_onnx
 from caffe_lrn.audit.rules import short
-from caffe_lrn.convert.frameworks import import_onnx, onnx_model
+from caffe_lrn.frameworks.deps import import_onnx
+from caffe_lrn.frameworks.forms import CAFFE_ORDER, FORMS, NATIVE
+from caffe_lrn.frameworks.onnx import layer_model
 from caffe_lrn.errors import ConvertedModelError, OutputExistsError
 from caffe_lrn.io.files import check_output_path, write_bytes
 
-FORMS = ("native", "caffe-order")
 # A layout is the graph's, not the LRN's: replacing the operation would not fix it.
 UNFIXABLE = {"wrong-axis"}
 OPSET_NEEDED = {"LRN": 1, "within-composite": 7, "caffe-order": 13}
@@ -136,13 +137,14 @@ def _graft(part, op, namer):
     return nodes, initializers
 
 
-def _new_form(params, form, op):
-    """The replacement model for Caffe layer ``params`` and its form name."""
+def _new_form(params, form):
+    """The replacement model for Caffe layer ``params`` and its form name: WITHIN_CHANNEL
+    always the AveragePool composite; ACROSS_CHANNELS an LRN node, or the running window."""
     if params.within:
-        return onnx_model(params), "within-composite"
-    if form == "caffe-order":
-        return onnx_model(params, native=False), "caffe-order"
-    return onnx_model(params, native=True), "LRN"
+        return layer_model(params, form=NATIVE), "within-composite"
+    if form == CAFFE_ORDER:
+        return layer_model(params, form=CAFFE_ORDER), "caffe-order"
+    return layer_model(params, form=NATIVE), "LRN"
 
 
 def _escapes(model, op, removed):
@@ -184,7 +186,7 @@ def _repairable(report, result):
         yield layer, op, rules
 
 
-def repair_onnx(model, report, form="native"):
+def repair_onnx(model, report, form=NATIVE):
     """A repaired copy of ``model`` for the audit ``report`` of it: a :class:`RepairResult`."""
     onnx, _ = import_onnx()
     if form not in FORMS:
@@ -195,12 +197,12 @@ def repair_onnx(model, report, form="native"):
     namer = _Namer(_names_in(model))
     replace_at, removed, needed = {}, set(), result.opset_before or 1
     for layer, op, rules in _repairable(report, result):
-        to_caffe_order = form == "caffe-order" and not layer.params.within and \
+        to_caffe_order = form == CAFFE_ORDER and not layer.params.within and \
             op.op != "caffe-order"
         if not rules and not to_caffe_order:
             continue
         params = layer.params
-        if not params.within and op.op == "LRN" and form == "native":
+        if not params.within and op.op == "LRN" and form == NATIVE:
             node = fixed.graph.node[op.handle["lrn_node"]]
             for name, value in (("size", params.local_size), ("alpha", params.alpha),
                                 ("beta", params.beta), ("bias", params.k)):
@@ -216,7 +218,7 @@ def repair_onnx(model, report, form="native"):
             result.left.append(f"{layer.name}: tensors {escaping} of its {op.op} are used "
                                "elsewhere; not replaced")
             continue
-        part, kind = _new_form(params, form, op)
+        part, kind = _new_form(params, form)
         new_nodes, new_inits = _graft(part, op, namer)
         replace_at[min(nodes)] = new_nodes
         removed |= nodes
@@ -304,7 +306,7 @@ def check_repair_output(output, converted, force=False):
     check_output_path(output, force)
 
 
-def repair_model(net, converted, output=None, form="native", force=False, blobs=None):
+def repair_model(net, converted, output=None, form=NATIVE, force=False, blobs=None):
     """Repair the LRN operations of the ONNX model ``converted`` (a path) against ``net``.
 
     Writes the repaired model to ``output`` when given (never over an existing file unless

@@ -19,6 +19,7 @@ from caffe_lrn.audit.repair import check_repair_output, repair_ncnn, repair_onnx
 from caffe_lrn.audit.report import SCHEMA, render_json, render_text
 from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
 from caffe_lrn.errors import ConvertedModelError
+from caffe_lrn.frameworks.forms import FORMS, NATIVE
 from caffe_lrn.io.files import write_bytes, write_text
 from caffe_lrn.progress import Progress
 
@@ -63,7 +64,7 @@ def register(subparsers):
     parser.add_argument("--fix", action="store_true",
                         help="write a repaired model to -o FIXED (ONNX, ncnn)")
     parser.add_argument("-o", "--output", metavar="FIXED", help="the repaired model (--fix)")
-    parser.add_argument("--form", choices=("native", "caffe-order"), default=None,
+    parser.add_argument("--form", choices=FORMS, default=None,
                         help="with --fix: native keeps ONNX LRN nodes (default); "
                              "caffe-order replaces them by the running-window form")
     parser.add_argument("--force", action="store_true", help="overwrite FIXED if it exists")
@@ -109,7 +110,7 @@ def run(args):
         repaired = parse_ncnn(result.model, args.output)
         written = f"written to {args.output}"
     else:
-        result = repair_onnx(converted.source, report, form=args.form or "native")
+        result = repair_onnx(converted.source, report, form=args.form or NATIVE)
         write_bytes(args.output, result.model.SerializeToString(), force=args.force)
         repaired = ConvertedModel("onnx", args.output, find_lrn_ops(result.model)[0],
                                   source=result.model)
