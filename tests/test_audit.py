@@ -189,7 +189,7 @@ def test_cli_exit_codes_table_and_json(tmp_path):
     assert set(document["layers"][0]["numbers"]) == {
         "input", "runtime", "bound_ulp", "within_rounding", "compared", "differing",
         "max_abs", "max_rel", "max_ulp", "mean_ulp", "nan_mismatch", "inf_mismatch",
-        "pattern_agrees", "worst"}
+        "nan_payload_differing", "pattern_agrees", "worst"}
     assert set(document["summary"]) == {"entries", "same_semantics", "wrong_semantics",
                                         "unmatched_caffe", "unmatched_converted", "rules",
                                         "clean"}
