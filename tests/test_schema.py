@@ -2,9 +2,13 @@
 import subprocess
 import sys
 
+import pytest
+from google.protobuf import descriptor_pool
+
+from caffe_lrn.errors import MissingDependencyError
 from caffe_lrn.schema import (
-    BlobProto, LayerParameter, LRNParameter, NetParameter, V0LayerParameter,
-    V1LayerParameter, caffe_pb2,
+    FILE, POOL, PROTOBUF_RANGE, BlobProto, LayerParameter, LRNParameter, NetParameter,
+    V0LayerParameter, V1LayerParameter, check_protobuf_version,
 )
 
 
@@ -81,9 +85,28 @@ def test_blob_fields_are_packed_like_caffe():
     assert BlobProto.DESCRIPTOR.fields_by_name["shape"].number == 7
 
 
-def test_generated_module_is_proto2_package_caffe():
-    assert caffe_pb2.DESCRIPTOR.package == "caffe"
-    assert caffe_pb2.DESCRIPTOR.name == "caffe.proto"
+def test_schema_is_proto2_package_caffe_in_a_private_pool():
+    assert FILE.package == "caffe" and FILE.name == "caffe.proto"
+    assert NetParameter.DESCRIPTOR.full_name == "caffe.NetParameter"
+    assert FILE.pool is POOL
+    # Nothing of ours in protobuf's default pool: pycaffe's caffe_pb2 can register there.
+    with pytest.raises(KeyError):
+        descriptor_pool.Default().FindFileByName("caffe.proto")
+
+
+@pytest.mark.parametrize("version, ok", [
+    ("4.25.0", True), ("4.25.8", True), ("5.29.3", True), ("6.33.1", True), ("7.36.2", True),
+    ("7.99.0rc1", True), ("4.24.4", False), ("3.20.3", False), ("8.0.0", False),
+    ("unknown", False)])
+def test_protobuf_version_check(version, ok):
+    if ok:
+        check_protobuf_version(version)
+        return
+    with pytest.raises(MissingDependencyError) as info:
+        check_protobuf_version(version)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"protobuf {version} is installed" in message and PROTOBUF_RANGE in message
 
 
 def test_import_needs_no_grpc_tools():

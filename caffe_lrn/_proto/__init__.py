@@ -1,4 +1,4 @@
-"""Generated protobuf code lives here, built from proto/caffe.proto at install time.
+"""The compiled schema lives here: ``caffe.desc``, built from proto/caffe.proto at install time.
 
-Import it only through :mod:`caffe_lrn.schema`.
+Load it only through :mod:`caffe_lrn.schema`.
 """
