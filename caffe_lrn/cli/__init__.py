@@ -5,6 +5,8 @@ numeric mismatch), 2 usage. Errors print as one line on stderr (``caffe-lrn: err
 ``--debug`` shows the traceback. Each subcommand lives in its own module with
 ``register(subparsers)``, which adds a parser whose ``func(args) -> int`` does the work.
 """
+import argparse
+import os
 import sys
 
 from caffe_lrn import __version__
@@ -32,7 +34,22 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
+    for subparser in subparsers.choices.values():
+        # Also after the command (caffe-lrn inspect NET --debug); SUPPRESS keeps a --debug
+        # given before the command from being reset to False by the subparser's default.
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="show a traceback instead of a one-line error")
     return parser
+
+
+def _quiet_closed_stdout():
+    """Point stdout at /dev/null after its reader left, so the flush at exit cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv=None):
@@ -47,7 +64,14 @@ def main(argv=None):
         print_error("a command is required")
         return EXIT_USAGE
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader of stdout stopped early (caffe-lrn inspect --json NET | head -1): the
+        # output was cut where the reader wanted it cut, which is no error.
+        _quiet_closed_stdout()
+        return EXIT_OK
     except UsageError as exc:
         print_error(exc)
         return EXIT_USAGE

@@ -13,7 +13,12 @@ from caffe_lrn.bench.forms import format_forms, measure_forms
 from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK
 from caffe_lrn.io.files import check_output_path, write_text
 
-DESCRIPTION = __doc__.split("\n\n")[0]
+# Plain text for --help (the module docstring above is reStructuredText).
+DESCRIPTION = (
+    "Time the LRN engine against PyTorch, TensorFlow, ONNX Runtime, OpenCV and a NumPy "
+    "floor, check their outputs, and print the pass/fail flags of the performance goals. "
+    "Each thread count runs in a fresh process. Exit 0 when the benchmark ran; with "
+    "--strict, 1 if any flag is FAIL.")
 
 #: The ``--cases`` name of the verify case (:mod:`caffe_lrn.bench.verify_case`).
 VERIFY_CASE = "V"

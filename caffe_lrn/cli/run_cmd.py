@@ -20,10 +20,12 @@ Blobs larger than memory: the input is memory-mapped and run a few images at a t
 many as ``--max-memory`` allows, default 512M), each result appended to the output file,
 so memory use does not grow with the blob (:mod:`caffe_lrn.io.stream`).
 """
+import os
+
 from caffe_lrn.cli.exits import EXIT_OK, UsageError
 from caffe_lrn.errors import LayerNotFoundError, ParameterError
 from caffe_lrn.io.files import check_output_path
-from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, parse_size, run_npy
+from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, OUTPUT_EXTENSIONS, parse_size, run_npy
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
 from caffe_lrn.numerics.profiles import get_profile, profile_names
@@ -57,7 +59,11 @@ def run(args):
         raise UsageError(f"--chunk must be at least 1, got {args.chunk}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    if args.output.lower().endswith(".npy") and args.top_diff is not None:
+    extension = os.path.splitext(args.output)[1].lower()
+    if extension not in OUTPUT_EXTENSIONS:
+        raise UsageError(f"-o {args.output}: unknown extension {extension or '(none)'}; write "
+                         "OUT.npz (top, and bottom_diff with --top-diff) or OUT.npy (top alone)")
+    if extension == ".npy" and args.top_diff is not None:
         raise UsageError("an .npy output holds top only; with --top-diff write an .npz")
     max_memory = parse_size(args.max_memory)
     profile = get_profile(args.profile)

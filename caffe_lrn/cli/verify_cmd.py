@@ -15,6 +15,7 @@ import sys
 import textwrap
 
 from caffe_lrn.cli.exits import EXIT_FAILURE, EXIT_OK, UsageError
+from caffe_lrn.convert import frameworks
 from caffe_lrn.convert.records import FRAMEWORKS
 from caffe_lrn.errors import ParameterError
 from caffe_lrn.io.files import check_output_path
@@ -27,7 +28,7 @@ from caffe_lrn.verify import report as render
 from caffe_lrn.verify.check import verify_paths
 from caffe_lrn.verify.dumps import expand_references, verify_dumps
 from caffe_lrn.verify.examples import EXAMPLES, PROVENANCE, example_paths
-from caffe_lrn.verify.plot import plot_channel_ulps
+from caffe_lrn.verify.plot import plot_channel_ulps, require_matplotlib
 
 DESCRIPTION = """\
 Run each LRN layer of NET on its bottom blob from a reference dump REF and compare the
@@ -186,8 +187,12 @@ def run(args):
         raise UsageError("--against-max-ulp needs --against FRAMEWORK")
     if args.native and not args.against:
         raise UsageError("--native needs --against FRAMEWORK")
+    # Optional packages and the output file are checked before the work, not after it.
     if args.plot:
-        check_output_path(args.plot, args.force)  # refuse before the work, not after
+        require_matplotlib()
+        check_output_path(args.plot, args.force)
+    for framework in args.against:
+        frameworks.import_framework(framework)
 
     if args.example:
         reports = _run_examples(args)

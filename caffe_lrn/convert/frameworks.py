@@ -27,11 +27,11 @@ import numpy as np
 from caffe_lrn.convert.records import FRAMEWORKS, NCHW_TO_NHWC, NHWC_TO_NCHW, as_lrn_params
 from caffe_lrn.errors import BlobError, ConversionError
 from caffe_lrn.frameworks import onnx as onnx_layers, tf_ops, torch as torch_layers
-from caffe_lrn.frameworks.deps import import_onnx, import_tf, import_torch
+from caffe_lrn.frameworks.deps import import_framework, import_onnx, import_tf, import_torch
 from caffe_lrn.frameworks.forms import CAFFE_ORDER, NATIVE
 
 __all__ = ["FRAMEWORKS", "run_layer", "onnx_model", "running_window", "import_tf",
-           "import_torch", "import_onnx"]
+           "import_torch", "import_onnx", "import_framework"]
 
 
 def _form(native):

@@ -21,13 +21,19 @@ def import_keras():
 
 
 def import_torch():
-    return require("torch", "torch", name="PyTorch",
-                   hint="pip install torch==2.13.0 (the CPU wheel) or 'caffe-lrn[torch]'")
+    return require("torch", "torch", name="PyTorch")
 
 
 def import_onnx():
     return (require("onnx", "onnx", name="ONNX"),
             require("onnxruntime", "onnx", name="ONNX Runtime"))
+
+
+def import_framework(framework):
+    """Import ``framework``'s packages now (``"tf"``, ``"torch"`` or ``"onnx"``;
+    MissingDependencyError if absent), so that a command can refuse before its work rather
+    than after it."""
+    {"tf": import_tf, "torch": import_torch, "onnx": import_onnx}[framework]()
 
 
 class LazyModule:

@@ -27,14 +27,18 @@ import zipfile
 
 import numpy as np
 
-from caffe_lrn.errors import ParameterError
+from caffe_lrn.errors import BlobError, ParameterError
 from caffe_lrn.io.files import check_output_path, load_npy, write_atomic
-from caffe_lrn.layers.checks import BlobSpec, check_blob, check_top_diff, native_dtype
+from caffe_lrn.layers.checks import (
+    AXES_MESSAGE, BlobSpec, check_blob, check_top_diff, native_dtype,
+)
 from caffe_lrn.layers.lrn import LRNLayer
 from caffe_lrn.parallel import per_run, runs
 
 #: Default working-memory budget of ``caffe-lrn run`` / ``verify`` (``--max-memory``).
 DEFAULT_MAX_MEMORY = 512 * 2**20
+#: What ``run`` writes: ``.npy`` (top alone) or ``.npz`` (top, and bottom_diff).
+OUTPUT_EXTENSIONS = (".npy", ".npz")
 
 # Working memory per element of a run of images, in units of the blob's itemsize, measured
 # with tracemalloc on the engine: the run read from disk, top, Caffe's scale (kept for the
@@ -129,6 +133,9 @@ class NpyChunks:
 
     def check_blob(self):
         """Caffe's and the engine's checks (rank 4, float32/float64) without reading data."""
+        if len(self.shape) != 4:  # before slicing: a probe of no images would show N as 0
+            raise BlobError(f"{self.path}: LRN: {AXES_MESSAGE}; got {len(self.shape)} axes, "
+                            f"shape {self.shape}")
         probe = self._map if self._map.ndim == 0 else self._map[:0]
         check_blob(probe, "LRN")
 
@@ -176,7 +183,11 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
     ``dtype``, ``images_per_chunk``, ``outputs``).
     """
     output = str(output)
-    single = output.lower().endswith(".npy")
+    extension = os.path.splitext(output)[1].lower()
+    if extension not in OUTPUT_EXTENSIONS:
+        raise ParameterError(f"{output}: unknown output extension {extension or '(none)'}; "
+                             f"expected one of {', '.join(OUTPUT_EXTENSIONS)}")
+    single = extension == ".npy"
     if single and top_diff_path is not None:
         raise ParameterError(f"{output}: an .npy output holds top only; write top and "
                              "bottom_diff to an .npz")

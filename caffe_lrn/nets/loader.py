@@ -10,16 +10,18 @@ column; broken binary wire format raises :class:`NetParseError` with the byte of
 it breaks; an impossible upgrade raises :class:`NetUpgradeError`.
 """
 import logging
+import mmap
 import os
 import pathlib
+import stat
 
 from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError, OutOfMemoryError
-from caffe_lrn.schema import NetParameter
+from caffe_lrn.schema import LayerParameter, NetParameter, V0LayerParameter, V1LayerParameter
 from caffe_lrn.nets.textproto import parse_text
 from caffe_lrn.nets.upgrade import upgrade_net
-from caffe_lrn.nets.wire import find_wire_error, first_unknown_field
+from caffe_lrn.nets.wire import find_wire_error, first_unknown_field, without_fields
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,49 @@ def read_net(path):
     """Parse a net file without upgrading it. Returns ``(net, "binary" | "text")``."""
     data = read_net_file(path)
     return parse_net(data, source=str(path))
+
+
+# The weight blobs of each vintage's layers, and the messages on the way to them.
+_BLOB_FIELDS = {message.DESCRIPTOR.full_name: {message.DESCRIPTOR.fields_by_name["blobs"].number}
+                for message in (LayerParameter, V1LayerParameter, V0LayerParameter)}
+_BLOB_FIELDS[NetParameter.DESCRIPTOR.full_name] = set()
+
+
+def read_net_without_blobs(path):
+    """:func:`read_net` with a binary net's weight blobs left out, never read into memory.
+
+    The file is memory-mapped and its layers' ``blobs`` are skipped at the wire level by
+    their length, so listing the layers of a 250 MB ``.caffemodel`` touches a few pages of
+    it, not 250 MB (and protobuf does not decode the weights). Text nets, and binary nets
+    that do not walk cleanly, go through :func:`read_net`, whose errors locate the fault.
+    """
+    path = pathlib.Path(os.fspath(path))
+    try:
+        info = path.stat()
+    except OSError:
+        return read_net(path)
+    if not stat.S_ISREG(info.st_mode) or not 0 < info.st_size <= MAX_NET_BYTES:
+        return read_net(path)
+    stripped = None
+    try:
+        with open(path, "rb") as handle, \
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                if _has_control_bytes(view):
+                    stripped = without_fields(view, NetParameter.DESCRIPTOR, _BLOB_FIELDS)
+            except ValueError:
+                stripped = None
+            finally:
+                view.release()
+    except (OSError, ValueError):
+        stripped = None
+    if stripped is None:
+        return read_net(path)
+    try:
+        return _parse_binary(stripped, str(path)), "binary"
+    except NetParseError:
+        return read_net(path)
 
 
 def load_net(path):

@@ -188,3 +188,68 @@ def first_unknown_field(data, descriptor):
     except _Broken:
         return None
     return None
+
+
+def _encode_varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def without_fields(data, descriptor, drop):
+    """``data``, valid wire format of message ``descriptor``, re-encoded without some fields.
+
+    ``drop`` maps a message's full name to the field numbers left out of it; the walk goes
+    into a sub-message only when its type is a key of ``drop`` and copies everything else
+    as it is, so a dropped field's bytes are skipped by their length, never decoded (for a
+    ``.caffemodel``: the weight blobs, nearly all of the file). Raises ValueError where the
+    data is not wire format this walk can follow (the caller then parses it whole, which
+    reports the fault precisely).
+    """
+    view = memoryview(data)
+    out = bytearray()
+    try:
+        _copy_without(view, 0, len(view), descriptor, drop, out)
+    except _Broken as broken:
+        raise ValueError(broken.error.describe()) from None
+    return bytes(out)
+
+
+def _copy_without(view, pos, end, descriptor, drop, out):
+    dropped = drop.get(descriptor.full_name, ())
+    while pos < end:
+        start = pos
+        key, pos = _varint(view, pos, end, "tag", "")
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = _varint(view, pos, end, "value", "")
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        elif wire == 2:
+            tag_end = pos
+            length, pos = _varint(view, pos, end, "length", "")
+            if length > end - pos:
+                raise _Broken(WireError(start, "length past the end of the data"))
+            field = descriptor.fields_by_number.get(number)
+            if (number not in dropped and field is not None and field.message_type is not None
+                    and field.message_type.full_name in drop):
+                inner = bytearray()
+                _copy_without(view, pos, pos + length, field.message_type, drop, inner)
+                out += view[start:tag_end]
+                out += _encode_varint(len(inner))
+                out += inner
+                pos += length
+                continue
+            pos += length
+        else:  # groups: Caffe's schema has none
+            raise _Broken(WireError(start, f"wire type {wire} not followed"))
+        if pos > end:
+            raise _Broken(WireError(start, "value past the end of the data"))
+        if number not in dropped:
+            out += view[start:pos]

@@ -12,8 +12,13 @@ from caffe_lrn.io.files import check_output_path, write_atomic
 from caffe_lrn.optional import require
 
 
+def require_matplotlib():
+    """matplotlib, or MissingDependencyError with the install line (checked before the work)."""
+    return require("matplotlib", "plot", name="matplotlib (for --plot)")
+
+
 def _pyplot():
-    matplotlib = require("matplotlib", "plot", name="matplotlib (for --plot)")
+    matplotlib = require_matplotlib()
     matplotlib.use("Agg", force=True)  # files only: no display needed
     return require("matplotlib.pyplot", "plot", name="matplotlib (for --plot)")
 
