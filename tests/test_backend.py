@@ -1,4 +1,8 @@
 """Backend and thread selection, and the NumPy engine on several threads."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -25,12 +29,43 @@ def test_backend_names_and_environment(monkeypatch):
         LRNLayer(LRNParams(), backend="blas")
 
 
-def test_asking_for_a_missing_numba_is_an_error(monkeypatch):
+def test_asking_for_a_missing_numba_is_an_error(monkeypatch, capsys):
     monkeypatch.setitem(backend._numba_state, "ok", False)
-    monkeypatch.setitem(backend._numba_state, "why", "No module named 'numba'")
-    with pytest.raises(MissingDependencyError, match=r"caffe-lrn\[fast\]"):
+    monkeypatch.setitem(backend._numba_state, "why",
+                        "numba is not installed (No module named 'numba'); install it with: "
+                        "pip install 'numba>=0.61'")
+    monkeypatch.setitem(backend._numba_state, "noticed", False)
+    with pytest.raises(MissingDependencyError,
+                       match=r"not available: numba is not installed .*pip install 'numba"):
         LRNLayer(LRNParams(), backend="numba")
+    assert capsys.readouterr().err == ""
+    # auto falls back to the NumPy engine and says so once, on one line.
     assert backend.resolve_backend("auto") == "numpy"
+    assert backend.resolve_backend("auto") == "numpy"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No module named 'numba'" in err and "NumPy engine" in err
+
+
+CLI = "import sys; from caffe_lrn.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def test_numba_that_fails_to_load_falls_back_through_the_cli(tmp_path):
+    """A numba that cannot load (here: a module that raises on import) gives the NumPy
+    engine and one notice line, not a traceback; the verdict is the same."""
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise OSError('llvmlite: cannot load libllvmlite.so')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get(
+        "PYTHONPATH", ""))
+    env.pop(backend.ENV_BACKEND, None)
+    done = subprocess.run([sys.executable, "-c", CLI, "verify", "--example"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("caffe-lrn:")]
+    assert notes == ["caffe-lrn: note: using the NumPy engine (same results, slower): numba "
+                     "did not load: OSError: llvmlite: cannot load libllvmlite.so"]
+    assert "Traceback" not in done.stderr
+    assert "PASS: 6 of 6 LRN layers" in done.stdout
 
 
 def test_thread_counts(monkeypatch):

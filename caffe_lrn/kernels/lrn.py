@@ -10,6 +10,7 @@ tiles never interact, so every tiling and thread count gives the same bits.
 import numpy as np
 
 from caffe_lrn.kernels import across, within
+from caffe_lrn.kernels.compiling import prepare
 from caffe_lrn.kernels.libm import powx  # noqa: F401  (the NumPy engine's compiled power)
 from caffe_lrn.kernels.fastpow import FAST_EXPONENT
 from caffe_lrn.numerics.profiles import DEFAULT_PROFILE
@@ -57,10 +58,15 @@ def _flat(blob):
 def _on_tiles(kernel, before, after, inner, num, threads, chunk_images=None):
     """``kernel(*before, n0, n1, i0, i1, *after)`` for every tile of ``num`` images by an
     inner axis of length ``inner`` (pixels ACROSS_CHANNELS, channel planes WITHIN_CHANNEL),
-    on up to ``threads`` threads."""
+    on up to ``threads`` threads. The kernel is compiled first, in this thread
+    (:func:`~caffe_lrn.kernels.compiling.prepare`), so the threads find it ready."""
+    pieces = list(tiles(num, inner, threads, chunk_images))
+    if pieces:
+        prepare(kernel, *before, *pieces[0], *after)
+
     def work(tile):
         kernel(*before, *tile, *after)
-    run_pieces(work, tiles(num, inner, threads, chunk_images), threads)
+    run_pieces(work, pieces, threads)
 
 
 def _fused_end(profile, height, width):
@@ -78,8 +84,9 @@ def forward(bottom, params, fast=False, threads=1, chunk_images=None,
     fast = _fast_power(params, fast)
     if params.within:
         size, pad, alpha, y, mode, _ = _within_constants(params)
-        _on_tiles(within.forward, (x3, top3, height, width),
-                  (size, pad, alpha, y, mode, fast), channels, num, threads, chunk_images)
+        _on_tiles(within.forward_fast if fast else within.forward_exact,
+                  (x3, top3, height, width), (size, pad, alpha, y, mode), channels, num,
+                  threads, chunk_images)
     else:
         aos, k, size, pre_pad, y, _ = _across_constants(params)
         _on_tiles(across.FORWARD[profile.code], (x3, top3),
@@ -138,9 +145,9 @@ def backward(bottom, top_diff, params, fast=False, threads=1, chunk_images=None,
     fast = _fast_power(params, fast)
     if params.within:
         size, pad, alpha, y, mode, diff_scale = _within_constants(params)
-        _on_tiles(within.backward, (x3, dy3, bd3, height, width),
-                  (size, pad, alpha, y, mode, diff_scale, fast), channels, num, threads,
-                  chunk_images)
+        _on_tiles(within.backward_fast if fast else within.backward_exact,
+                  (x3, dy3, bd3, height, width), (size, pad, alpha, y, mode, diff_scale),
+                  channels, num, threads, chunk_images)
     else:
         aos, k, size, pre_pad, y, crv = _across_constants(params)
         _on_tiles(across.BACKWARD[profile.code], (x3, dy3, bd3),

@@ -244,15 +244,20 @@ def forward_keep(x, top, power_out, base_out, height, width, n0, n1, c0, c1, siz
                                 divisor, alpha, y, y64, pow_075_main)
 
 
+# Each pass is two kernels, one per power, rather than one with a ``fast`` flag: numba
+# compiles a kernel whole, so a flag would make every first use compile both powers.
 @njit(**JIT)
-def forward(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode, fast):
+def forward_exact(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode):
     """``top = x * (1 + alpha * avepool(powf(x, 2)))^y`` (``y = -beta``) for the tile."""
-    if fast:
-        _forward_tile(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode,
-                      pow_075_main)
-    else:
-        _forward_tile(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode,
-                      powf_main)
+    _forward_tile(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode,
+                  powf_main)
+
+
+@njit(**JIT)
+def forward_fast(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode):
+    """:func:`forward_exact` with the fast mode's power."""
+    _forward_tile(x, top, height, width, n0, n1, c0, c1, size, pad, alpha, y, mode,
+                  pow_075_main)
 
 
 @njit(**_INLINE)
@@ -280,16 +285,20 @@ def _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size
 
 
 @njit(**JIT)
-def backward(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad, alpha, y,
-             mode, diff_scale, fast):
+def backward_exact(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad, alpha,
+                   y, mode, diff_scale):
     """``bottom_diff`` for the tile: the pipeline's forward recomputed per plane, then its
     layers' backward passes in reverse order (``diff_scale = -beta * alpha`` in float32)."""
-    if fast:
-        _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad,
-                       alpha, y, mode, diff_scale, pow_075_main)
-    else:
-        _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad,
-                       alpha, y, mode, diff_scale, powf_main)
+    _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad,
+                   alpha, y, mode, diff_scale, powf_main)
+
+
+@njit(**JIT)
+def backward_fast(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad, alpha,
+                  y, mode, diff_scale):
+    """:func:`backward_exact` with the fast mode's power."""
+    _backward_tile(x, top_diff, bottom_diff, height, width, n0, n1, c0, c1, size, pad,
+                   alpha, y, mode, diff_scale, pow_075_main)
 
 
 @njit(**_INLINE)

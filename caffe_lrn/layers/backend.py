@@ -3,12 +3,14 @@
 Two backends give the same bits (the tests prove it):
 
 - ``"numpy"``: the reference, pure NumPy (:mod:`caffe_lrn.layers`, :mod:`caffe_lrn.numerics.powf`);
-- ``"numba"``: compiled kernels (:mod:`caffe_lrn.kernels`), from the optional extra
-  ``pip install caffe-lrn[fast]``; float32 blobs only (float64 always runs on NumPy).
+- ``"numba"``: compiled kernels (:mod:`caffe_lrn.kernels`); numba is a dependency of the
+  package, so this is what a plain install runs; float32 blobs only (float64 always runs on
+  NumPy).
 
 ``backend=None`` means the environment variable ``CAFFE_LRN_BACKEND`` if set, else
-``"auto"``: numba when it can be imported, NumPy otherwise. Asking for numba where it is
-missing is an error, not a silent fallback.
+``"auto"``: numba when it loads, NumPy otherwise, with a one-line notice on stderr (once per
+process) saying why, since the results are the same bits but slower. Asking for numba where
+it cannot load is an error, not a silent fallback.
 
 ``threads=None`` means ``CAFFE_LRN_THREADS`` if set, else the cores this process may use.
 At most :func:`max_threads` (4 per core, and never fewer than 256): more threads than that
@@ -17,6 +19,7 @@ Work is split by images (or by pixels or channel planes when there are fewer ima
 threads); the results never depend on the split.
 """
 import os
+import sys
 
 from caffe_lrn.errors import MissingDependencyError, ParameterError
 from caffe_lrn.optional import require
@@ -25,8 +28,6 @@ ENV_BACKEND = "CAFFE_LRN_BACKEND"
 ENV_THREADS = "CAFFE_LRN_THREADS"
 BACKENDS = ("auto", "numpy", "numba")
 
-NUMBA_HINT = "pip install 'caffe-lrn[fast]'"
-
 _numba_state = {}
 
 
@@ -34,12 +35,18 @@ def _load_kernels():
     """Import the kernels once; remember the module, or why it cannot be imported."""
     if "ok" not in _numba_state:
         try:
-            # The one import of the compiled kernels: importing them imports numba, an
-            # optional dependency, so it happens here, on first use, and nowhere else.
+            # The one import of the compiled kernels: importing them imports numba, which
+            # may fail to load, so it happens here, on first use, and nowhere else.
             kernels = require("caffe_lrn.kernels.lrn", "fast", name="numba")
         except MissingDependencyError as exc:
             _numba_state["ok"] = False
             _numba_state["why"] = str(exc)
+        # Not only ImportError: a numba or llvmlite that does not fit this NumPy or CPU can
+        # fail while loading in other ways, and the NumPy engine gives the same bits.
+        except Exception as exc:  # noqa: BLE001
+            _numba_state["ok"] = False
+            _numba_state["why"] = " ".join(f"numba did not load: {exc.__class__.__name__}: "
+                                           f"{exc}".split())
         else:
             _numba_state["ok"] = True
             _numba_state["kernels"] = kernels
@@ -53,12 +60,22 @@ def numba_available():
 
 def numba_kernels():
     """The numba kernel module (:mod:`caffe_lrn.kernels.lrn`); a MissingDependencyError
-    with the install hint when numba is missing."""
+    saying why when numba does not load."""
     if not _load_kernels():
         raise MissingDependencyError(
-            f"the numba backend needs numba: {NUMBA_HINT} "
-            f"({_numba_state.get('why', 'not importable')})")
+            f"the numba backend is not available: {_numba_state.get('why', 'not importable')}")
     return _numba_state["kernels"]
+
+
+def _notice_fallback():
+    if _numba_state.get("noticed"):
+        return
+    _numba_state["noticed"] = True
+    try:
+        print(f"caffe-lrn: note: using the NumPy engine (same results, slower): "
+              f"{_numba_state['why']}", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
 
 
 def resolve_backend(backend=None):
@@ -71,7 +88,10 @@ def resolve_backend(backend=None):
     if name not in BACKENDS:
         raise ParameterError(f"{source} must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if name == "auto":
-        return "numba" if numba_available() else "numpy"
+        if numba_available():
+            return "numba"
+        _notice_fallback()
+        return "numpy"
     if name == "numba":
         numba_kernels()  # refuses, with the install hint, when numba is missing
     return name
