@@ -48,6 +48,15 @@ def check_protobuf_version(version=None):
             f"(pip install 'protobuf{PROTOBUF_RANGE}')")
 
 
+def is_repeated(field):
+    """True when ``field`` (a FieldDescriptor) is repeated, on every protobuf in range:
+    protobuf 4.25 has only ``label``, 7.x only ``is_repeated``."""
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag)
+    return field.label == field.LABEL_REPEATED
+
+
 def _load_pool(path=SCHEMA_FILE):
     try:
         with open(path, "rb") as handle:
@@ -94,4 +103,5 @@ __all__ = [
     "LayerParameter", "V1LayerParameter", "V0LayerParameter", "LRNParameter", "PowerParameter",
     "PoolingParameter", "EltwiseParameter", "InputParameter", "BlobProto", "BlobProtoVector",
     "BlobShape", "ParamSpec", "FillerParameter", "Phase", "check_protobuf_version",
+    "is_repeated",
 ]

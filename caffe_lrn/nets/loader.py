@@ -18,7 +18,9 @@ import stat
 from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError, OutOfMemoryError
-from caffe_lrn.schema import LayerParameter, NetParameter, V0LayerParameter, V1LayerParameter
+from caffe_lrn.schema import (
+    LayerParameter, NetParameter, V0LayerParameter, V1LayerParameter, is_repeated,
+)
 from caffe_lrn.nets.textproto import parse_text
 from caffe_lrn.nets.upgrade import upgrade_net
 from caffe_lrn.nets.wire import find_wire_error, first_unknown_field, without_fields
@@ -67,14 +69,14 @@ def _bad_string(message, path=""):
     for field, value in message.ListFields():
         here = f"{path}.{field.name}" if path else field.name
         if field.type == field.TYPE_MESSAGE:
-            items = value if field.is_repeated else [value]
+            items = value if is_repeated(field) else [value]
             for index, item in enumerate(items):
-                label = f"{here}[{index}]" if field.is_repeated else here
+                label = f"{here}[{index}]" if is_repeated(field) else here
                 found = _bad_string(item, label)
                 if found:
                     return found
         elif field.type == field.TYPE_STRING:
-            items = enumerate(value) if field.is_repeated else [(None, value)]
+            items = enumerate(value) if is_repeated(field) else [(None, value)]
             for index, item in items:
                 if isinstance(item, bytes):
                     return (here if index is None else f"{here}[{index}]"), item

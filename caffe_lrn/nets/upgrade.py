@@ -22,7 +22,7 @@ logs an error and goes on, the same note is returned in the list of warnings.
 from caffe_lrn.errors import NetUpgradeError
 from caffe_lrn.schema import (
     LayerParameter, NetParameter, ParamSpec, PoolingParameter, V0LayerParameter,
-    V1LayerParameter,
+    V1LayerParameter, is_repeated,
 )
 
 # Caffe's UpgradeV0LayerType: V0 type strings -> V1 enum names.
@@ -197,7 +197,7 @@ def _upgrade_v0_layer(connection, out, warnings):
         # are single values.
         def setter(msg, value):
             field = msg.DESCRIPTOR.fields_by_name[name]
-            if field.is_repeated:
+            if is_repeated(field):
                 getattr(msg, name).append(value)
             else:
                 setattr(msg, name, value)

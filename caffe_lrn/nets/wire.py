@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from caffe_lrn.schema import is_repeated
+
 # upb (protobuf's decoder) refuses deeper nesting than this.
 MAX_DEPTH = 100
 
@@ -82,7 +84,7 @@ def _field_label(descriptor, number, wire, counts):
     name = field.name if field is not None else f"field {number}"
     packed = wire == 2 and field is not None and field.message_type is None
     # Repeated messages get an index (layer[3]); a packed run of numbers is one entry.
-    if field is not None and field.is_repeated and not packed:
+    if field is not None and is_repeated(field) and not packed:
         index = counts.get(number, 0)
         counts[number] = index + 1
         name = f"{name}[{index}]"
@@ -134,7 +136,7 @@ def _scan(data, pos, end, descriptor, path, depth, group=None):
                             "(truncated data?)", path))
             if is_message:
                 _scan(data, pos, pos + length, field.message_type, here, depth + 1)
-            elif field is not None and field.is_repeated:
+            elif field is not None and is_repeated(field):
                 _check_packed(data, pos, pos + length, field, here)
             pos += length
     if group is not None:
