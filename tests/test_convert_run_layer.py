@@ -14,9 +14,9 @@ BOTTOM = np.ones((1, 4, 2, 3), np.float32)
 
 
 @pytest.mark.parametrize("framework,module,extra", [
-    ("tf", "tensorflow", "caffe-lrn[tf]"),
-    ("torch", "torch", "torch==2.13.0"),
-    ("onnx", "onnxruntime", "caffe-lrn[onnx]"),
+    ("tf", "tensorflow", "pip install tensorflow-cpu"),
+    ("torch", "torch", "pip install torch==2.13.0"),
+    ("onnx", "onnxruntime", "pip install onnx onnxruntime"),
 ])
 def test_missing_framework_names_the_extra(monkeypatch, framework, module, extra):
     monkeypatch.setitem(sys.modules, module, None)
