@@ -12,6 +12,7 @@ import sys
 import pytest
 from google.protobuf import descriptor_pb2
 
+from caffe_lrn import LRNParams
 from caffe_lrn.schema import SCHEMA_FILE
 from conftest import BVLC_NETS, DATA, EXAMPLES
 
@@ -41,7 +42,11 @@ def read(cls, path):
         message.ParseFromString(data)
     else:
         text_format.Parse(data.decode("utf-8"), message)
-    return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
+    digest = hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
+    # LRNParams from either module's messages (current-format layers; V0/V1 need upgrading).
+    params = [repr(caffe_lrn.LRNParams.of(layer)) for layer in message.layer
+              if layer.type == "LRN"]
+    return digest, params
 
 for path in sys.argv[1:]:
     net = caffe_lrn.load_net(path)
@@ -115,6 +120,8 @@ def test_both_orders_read_every_bundled_net_identically(pycaffe_dir, order):
         assert row["pycaffe_file"] == "caffe.proto"
         assert row["layers"], row["path"]
     by_name = {row["path"].rsplit("/", 1)[-1]: row for row in rows}
+    alexnet = repr(LRNParams(local_size=5, alpha=1e-4, beta=0.75))
+    assert by_name["alexnet_deploy.prototxt"]["pycaffe"][1] == [alexnet, alexnet]
     assert by_name["alexnet_deploy.prototxt"]["lrn"] == ["norm1", "norm2"]
     assert len(by_name["googlenet_deploy.prototxt"]["lrn"]) == 2
     assert len(by_name["cifar10_full.caffemodel"]["lrn"]) == 2
