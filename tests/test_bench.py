@@ -7,6 +7,7 @@ engine where the harness's own behaviour is under test, so these tests do not de
 the engine's progress.
 """
 import json
+import os
 import tempfile
 
 import numpy as np
@@ -229,8 +230,21 @@ def test_strict_exit_code_follows_the_flags(monkeypatch, capsys):
     assert main(args + ["--strict"]) == (1 if failing else 0)
 
 
-def test_subprocess_worker_runs_one_process_per_thread_count(tmp_path, capsys):
-    """The default mode: a fresh interpreter per thread count (no stand-ins cross over)."""
+def test_worker_path_puts_the_package_s_parent_first():
+    """The worker's PYTHONPATH starts with the folder that holds caffe_lrn, not caffe_lrn/
+    itself (whose io/ would shadow the standard library where io is not frozen: 3.10)."""
+    import caffe_lrn
+
+    first = bench._worker_env(1)["PYTHONPATH"].split(os.pathsep)[0]
+    assert os.path.samefile(first, os.path.dirname(os.path.dirname(caffe_lrn.__file__)))
+
+
+def test_subprocess_worker_runs_one_process_per_thread_count(tmp_path, capsys, monkeypatch):
+    """The default mode: a fresh interpreter per thread count (no stand-ins cross over),
+    which does not import from the directory it was started in (here one holding a file
+    named like a standard module)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "json.py").write_text("raise SystemExit('the json.py of the working directory')\n")
     out = tmp_path / "bench.json"
     code = main(["bench", "--quick", "--cases", "C", "--peers", "floor", "--threads", "1,2",
                  "--json", str(out)])

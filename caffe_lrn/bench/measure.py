@@ -351,7 +351,9 @@ def _worker_env(threads):
         env[name] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The directory holding the caffe_lrn package (this file is caffe_lrn/bench/measure.py),
+    # never the package's own folder: its io/ would shadow the standard library's io.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 
@@ -363,8 +365,10 @@ def _measure_in_subprocess(config, threads):
         with open(config_path, "w", encoding="utf-8") as handle:
             json.dump(config, handle)
         command = [sys.executable, "-m", "caffe_lrn.bench.measure", config_path, out_path, str(threads)]
+        # Started in the temporary directory: ``-m`` puts the working directory first on
+        # sys.path, where a file such as io.py would shadow the standard library.
         proc = subprocess.run(command, env=_worker_env(threads), stdout=subprocess.DEVNULL,
-                              check=False)
+                              cwd=tmp, check=False)
         if proc.returncode != 0 or not os.path.exists(out_path):
             raise CaffeLRNError(f"the benchmark process for {threads} thread(s) failed "
                                 f"with exit code {proc.returncode}")
