@@ -111,9 +111,14 @@ def test_stand_in_claims_caffe_proto_in_the_default_pool(pycaffe_dir):
     assert done.stdout.split() == ["caffe", "caffe.LRNParameter"]
 
 
+@pytest.fixture(scope="module")
+def rows_by_order(pycaffe_dir):
+    return {order: _read_in_subprocess(pycaffe_dir, imports) for order, imports in ORDERS.items()}
+
+
 @pytest.mark.parametrize("order", sorted(ORDERS))
-def test_both_orders_read_every_bundled_net_identically(pycaffe_dir, order):
-    rows = _read_in_subprocess(pycaffe_dir, ORDERS[order])
+def test_both_orders_read_every_bundled_net_identically(rows_by_order, order):
+    rows = rows_by_order[order]
     assert len(rows) == len(_nets()) >= 15
     for row in rows:
         assert row["pycaffe"] == row["caffe_lrn"], row["path"]
@@ -127,6 +132,6 @@ def test_both_orders_read_every_bundled_net_identically(pycaffe_dir, order):
     assert len(by_name["cifar10_full.caffemodel"]["lrn"]) == 2
 
 
-def test_both_orders_agree(pycaffe_dir):
-    first, second = (_read_in_subprocess(pycaffe_dir, ORDERS[o]) for o in sorted(ORDERS))
+def test_both_orders_agree(rows_by_order):
+    first, second = (rows_by_order[order] for order in sorted(ORDERS))
     assert first == second
