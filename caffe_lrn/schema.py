@@ -39,7 +39,8 @@ def _version_tuple(text):
 
 
 def check_protobuf_version(version=None):
-    """Raise MissingDependencyError unless protobuf ``version`` (default: installed) is in range."""
+    """MissingDependencyError unless protobuf ``version`` (default: the installed one) is in
+    :data:`PROTOBUF_RANGE`, naming the version found and the range."""
     version = google.protobuf.__version__ if version is None else version
     found = _version_tuple(version)
     if not found or found < PROTOBUF_MIN or found >= PROTOBUF_BELOW:
