@@ -189,8 +189,8 @@ def run(args):
         raise UsageError("--native needs --against FRAMEWORK")
     # Optional packages and the output file are checked before the work, not after it.
     if args.plot:
-        require_matplotlib()
         check_output_path(args.plot, args.force)
+        require_matplotlib()
     for framework in args.against:
         frameworks.import_framework(framework)
 
