@@ -86,6 +86,8 @@ def _bad_string(message, path=""):
 # What protobuf's C parser (upb) says when its arena cannot grow: under a memory limit a large
 # net fails with this DecodeError, not a MemoryError, and it is no fault of the file.
 _ALLOC_FAILED = ("alloc failed", "out of memory", "memory")
+# protobuf 4.25's parser gives no reason at all, for an arena that cannot grow as for the rest.
+_UPB_GENERIC = "Error parsing message"
 
 
 def _out_of_memory(data, source, exc):
@@ -114,6 +116,10 @@ def _parse_binary_checked(data, source):
         if error is not None:
             raise NetParseError(f"not a valid binary NetParameter: {error.describe()}",
                                 path=source, offset=error.offset) from None
+        if str(exc).strip().rstrip(".") == _UPB_GENERIC:
+            # protobuf 4.25's parser says only this, whatever failed; with the wire format
+            # found valid above (tags, lengths, nesting depth), what is left is its arena.
+            raise _out_of_memory(data, source, exc) from None
         raise NetParseError(f"not a valid binary NetParameter ({exc})", path=source) from None
     if net.ByteSize() and not net.ListFields():
         # Well-formed wire data that holds no NetParameter field at all is some other file.
@@ -231,18 +237,22 @@ def read_net_without_blobs(path):
             try:
                 if _has_control_bytes(view):
                     stripped = without_fields(view, NetParameter.DESCRIPTOR, _BLOB_FIELDS)
-            except ValueError:
+            # MemoryError: a net whose structure alone does not fit; read_net then reports
+            # it as such (OutOfMemoryError), with the sizes.
+            except (ValueError, MemoryError):
                 stripped = None
             finally:
                 view.release()
-    except (OSError, ValueError):
+    except (OSError, ValueError, MemoryError):
         stripped = None
     if stripped is None:
         return read_net(path)
     try:
         return _parse_binary(stripped, str(path)), "binary"
     except NetParseError:
-        return read_net(path)
+        pass
+    stripped = None  # released before the whole file is read again
+    return read_net(path)
 
 
 def load_net(path):
