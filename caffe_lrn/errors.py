@@ -63,6 +63,10 @@ class OutputExistsError(CaffeLRNError):
     """An output file exists and overwriting was not asked for (--force)."""
 
 
+class OutputIsInputError(OutputExistsError):
+    """An output path is (or resolves through links to) one of the command's inputs."""
+
+
 class InputFileError(CaffeLRNError):
     """An input file is missing, unreadable, or not in a format caffe-lrn reads."""
 

@@ -117,6 +117,7 @@ def test_os_errors_are_one_line_and_leave_no_temporary(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device", str(tmp_path / "new.prototxt"))
 
     monkeypatch.setattr(os, "replace", disk_full)
+    monkeypatch.setattr(os, "link", disk_full)
     code, out, err = run_cli(["upgrade", str(DATA / "nets" / "legacy" / "small_v0.prototxt"),
                               "-o", str(tmp_path / "new.prototxt")])
     assert_one_line_error(code, err)

@@ -1,13 +1,27 @@
 """Hostile inputs: names that try to become code, outputs that are inputs, special files,
 hostile array headers and JSON documents. Each is refused with a typed error (one line and
 exit 1 at the CLI) or carried through escaped; nothing from an input ever runs."""
+import errno
 import importlib.util
 import json
+import os
+import pathlib
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 
+import numpy as np
 import pytest
 
+import caffe_lrn.io.stream
 from caffe_lrn import load_net, lrn_layers
+from caffe_lrn.cli import main
+from caffe_lrn.errors import OutputExistsError, OutputIsInputError
+from caffe_lrn.io.files import write_text
+from conftest import DATA
 from fuzzing import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -87,3 +101,157 @@ def test_document_path_with_a_newline_stays_in_the_comment(tmp_path):
     back = tmp_path / "back.prototxt"
     assert run_cli(["convert", str(document), "--to", "caffe", "-o", str(back)])[0] == 0
     assert [info.name for info in lrn_layers(load_net(back))] == ["norm1"]
+
+
+# Outputs that are inputs, races, signals -------------------------------------------------
+
+LRN3 = ["--lrn-param", "local_size: 3"]
+
+
+def _blob(path, shape=(2, 3, 5, 4), seed=0):
+    np.save(path, np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+    return path
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_run_refuses_to_write_over_its_input(tmp_path, force):
+    x = _blob(tmp_path / "x.npy")
+    before = x.read_bytes()
+    (tmp_path / "link.npy").symlink_to(x)
+    os.link(x, tmp_path / "hard.npy")
+    for output in (x, tmp_path / "link.npy", tmp_path / "hard.npy",
+                   tmp_path / "sub" / ".." / "x.npy"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        code, _, err = run_cli(["run", *LRN3, "--input", str(x), "-o", str(output), *force])
+        assert_one_line_error(code, err)
+        assert "is the input" in err and "never replaces an input" in err
+    dy = _blob(tmp_path / "dy.npy", seed=1)
+    (tmp_path / "dy.npz").symlink_to(dy)
+    code, _, err = run_cli(["run", *LRN3, "--input", str(x), "--top-diff", str(dy), "-o",
+                            str(tmp_path / "dy.npz"), *force])
+    assert_one_line_error(code, err)
+    assert f"is the input {dy}" in err
+    assert x.read_bytes() == before and (tmp_path / "hard.npy").read_bytes() == before
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_upgrade_and_convert_refuse_to_write_over_their_input(tmp_path, force):
+    old = tmp_path / "v0.prototxt"
+    old.write_bytes((DATA / "nets" / "legacy" / "small_v0.prototxt").read_bytes())
+    before = old.read_bytes()
+    code, _, err = run_cli(["upgrade", str(old), "-o", str(old), *force])
+    assert_one_line_error(code, err)
+    code, _, err = run_cli(["convert", str(old), "--to", "tf", "-o", str(old), *force])
+    assert_one_line_error(code, err)
+    assert "is the input" in err and old.read_bytes() == before
+    with pytest.raises(OutputIsInputError):
+        write_text(tmp_path / "." / "v0.prototxt", "x", force=True, inputs=[old])
+
+
+def test_racing_writers_of_one_name_exactly_one_succeeds(tmp_path, monkeypatch, capsys):
+    """Both runs pass the up-front check, then meet inside their writes: the final name is
+    created exclusively, so one wins and the other reports the file exists."""
+    x = _blob(tmp_path / "x.npy")
+    barrier = threading.Barrier(2, timeout=30)
+    original = caffe_lrn.io.stream._write_header
+
+    def meet_then_write(*args):
+        barrier.wait()
+        original(*args)
+
+    monkeypatch.setattr(caffe_lrn.io.stream, "_write_header", meet_then_write)
+    for round_ in range(20):
+        output = tmp_path / f"same{round_}.npy"
+        codes = []
+        threads = [threading.Thread(target=lambda: codes.append(
+            main(["run", *LRN3, "--input", str(x), "-o", str(output), "--threads", "1"])))
+            for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(codes) == [0, 1]
+        assert np.load(output).shape == (2, 3, 5, 4)
+        err = capsys.readouterr().err
+        assert err.count(f"caffe-lrn: error: {output} exists; pass --force") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["x.npy"] + [f"same{i}.npy" for i in range(20)])
+
+
+def test_exclusive_create_without_hard_links(tmp_path, monkeypatch):
+    def no_links(*args):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    write_text(tmp_path / "a.txt", "one")
+    with pytest.raises(OutputExistsError):
+        write_text(tmp_path / "a.txt", "two")
+    assert (tmp_path / "a.txt").read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_unwritable_folder_error_names_the_output(tmp_path, monkeypatch):
+    def refused(prefix, suffix, dir):
+        raise PermissionError(errno.EACCES, "Permission denied",
+                              os.path.join(dir, prefix + "abc123" + suffix))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    x = _blob(tmp_path / "x.npy")
+    code, _, err = run_cli(["run", *LRN3, "--input", str(x), "-o",
+                            str(tmp_path / "top.npy")])
+    assert_one_line_error(code, err)
+    assert err == f"caffe-lrn: error: {tmp_path / 'top.npy'}: Permission denied\n"
+
+
+def _console(*argv, **options):
+    # What the installed caffe-lrn script runs.
+    code = ("import sys; from caffe_lrn.__main__ import console_main; "
+            "sys.argv[0] = 'caffe-lrn'; console_main()")
+    return subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
+
+
+@pytest.mark.parametrize("signum,code,line", [
+    (signal.SIGTERM, 143, "caffe-lrn: interrupted by SIGTERM\n"),
+    (signal.SIGHUP, 129, "caffe-lrn: interrupted by SIGHUP\n"),
+    (signal.SIGINT, 130, "caffe-lrn: interrupted\n"),
+])
+def test_signal_during_run_leaves_no_temporary_file(tmp_path, signum, code, line):
+    x = _blob(tmp_path / "x.npy", shape=(400, 4, 32, 48))
+    process = _console("run", *LRN3, "--input", str(x), "--top-diff", str(x), "-o",
+                       str(tmp_path / "out.npz"), "--chunk", "1", "--threads", "1",
+                       "--backend", "numpy")
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.npz.") for p in tmp_path.iterdir()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no temporary file appeared"
+        time.sleep(0.005)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (code, line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"], (process.returncode, err)
+
+
+def _loading_numpy(pid):
+    try:
+        return "numpy" in pathlib.Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/maps").exists(), reason="needs /proc")
+@pytest.mark.parametrize("delay", [0.0, 0.01, 0.03, 0.06])
+def test_early_interrupt_prints_one_line_not_a_traceback(delay):
+    """Ctrl-C while the command is still importing NumPy and protobuf (the first tenths of
+    a second): the handler is installed before those imports, so one line, exit 130."""
+    process = _console("inspect", str(DATA / "nets" / "legacy" / "small_v0.prototxt"))
+    deadline = time.monotonic() + 60
+    while not _loading_numpy(process.pid) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err
+    if process.returncode != 0:  # not already finished
+        assert (process.returncode, err) == (130, "caffe-lrn: interrupted\n")

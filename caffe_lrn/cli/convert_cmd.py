@@ -55,7 +55,7 @@ def register(subparsers):
 
 def _write(args, text):
     if args.output:
-        write_text(args.output, text, force=args.force)
+        write_text(args.output, text, force=args.force, inputs=(args.input,))
     else:
         sys.stdout.write(text)
 
@@ -63,7 +63,7 @@ def _write(args, text):
 def _check_output_first(args):
     # Refuse before doing the work, so a refused overwrite costs nothing.
     if args.output:
-        check_output_path(args.output, force=args.force)
+        check_output_path(args.output, force=args.force, inputs=(args.input,))
 
 
 def _read_document(path):

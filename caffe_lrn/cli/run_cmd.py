@@ -61,7 +61,8 @@ def run(args):
         raise UsageError("an .npy output holds top only; with --top-diff write an .npz")
     max_memory = parse_size(args.max_memory)
     profile = get_profile(args.profile)
-    check_output_path(args.output, args.force)  # refuse before any work is done
+    # Refuse before any work is done.
+    check_output_path(args.output, args.force, inputs=(args.input, args.top_diff, args.net))
 
     if args.lrn_param is not None:
         params = LRNParams.from_text(args.lrn_param)

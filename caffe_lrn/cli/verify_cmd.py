@@ -187,7 +187,8 @@ def run(args):
     if args.native and not args.against:
         raise UsageError("--native needs --against FRAMEWORK")
     if args.plot:
-        check_output_path(args.plot, args.force)  # refuse before the work, not after
+        # Refuse before the work, not after.
+        check_output_path(args.plot, args.force, inputs=(args.net, args.blobs))
 
     if args.example:
         reports = _run_examples(args)

@@ -1,9 +1,11 @@
 """Safe file input and output.
 
-Outputs are written atomically (a temporary file in the same folder, then a rename) and never
-over an existing file unless ``force`` is given. Arrays are read with ``allow_pickle=False``;
+Outputs are written atomically (a temporary file in the same folder, then an exclusive link
+or, with ``force``, a rename), never over an existing file unless ``force`` is given, and
+never over an input, even with ``force``. Arrays are read with ``allow_pickle=False``;
 inputs are never modified.
 """
+import errno
 import io
 import os
 import pathlib
@@ -13,12 +15,31 @@ import zlib
 
 import numpy as np
 
-from caffe_lrn.errors import InputFileError, OutputExistsError
+from caffe_lrn.errors import InputFileError, OutputExistsError, OutputIsInputError
+from caffe_lrn.interrupts import deferred
 
 
-def check_output_path(path, force=False):
-    """Refuse an output path that exists (unless ``force``) or whose folder does not."""
+def _same_file(path, source):
+    """True when ``path`` is ``source`` once links are resolved (or the same inode)."""
+    try:
+        return os.path.samefile(path, source)
+    except OSError:  # one of them does not exist (yet): compare where they lead
+        return os.path.realpath(path) == os.path.realpath(source)
+
+
+def check_output_path(path, force=False, inputs=()):
+    """Refuse an output path that is one of ``inputs``, exists (unless ``force``), or whose
+    folder does not exist.
+
+    An output that is, or resolves through symbolic or hard links to, an input is refused
+    even with ``force``: writing it would destroy the data being read.
+    """
     path = pathlib.Path(path)
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise OutputIsInputError(
+                f"{path} is the input {source}; write the output to another file "
+                "(--force never replaces an input)")
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists; pass --force to overwrite it")
     if path.is_dir():
@@ -35,47 +56,99 @@ def _umask():
     return mask
 
 
-def write_atomic(path, write, force=False, mode="wb"):
-    """Write ``path`` by calling ``write(fileobj)`` on a temporary file, then renaming it.
+# Errors of os.link on file systems without hard links.
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV,
+             errno.EACCES}
 
-    The existing file (if any, and only with ``force``) is replaced in one step, so a
-    failure part-way leaves it untouched.
+
+def _create_exclusive(tmp, path):
+    """Give the finished temporary file ``tmp`` the name ``path``, only if nothing has it.
+
+    ``os.link`` fails when ``path`` exists, atomically, so of two writers racing for one
+    name exactly one wins (an exists-check followed by a rename would let both "win", the
+    second silently replacing the first). Where hard links are not supported the name is
+    claimed with an exclusive create, then the content renamed over the claim.
     """
-    path = check_output_path(path, force)
-    folder = path.parent if str(path.parent) else pathlib.Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise OutputExistsError(f"{path} exists; pass --force to overwrite it") from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise OutputExistsError(f"{path} exists; pass --force to overwrite it") from None
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(path)  # the empty claim is ours
+        raise
+
+
+def _ours(filename, path):
+    """True for ``path`` itself or one of the temporary files written for it."""
+    name = os.path.basename(os.fsdecode(filename))
+    return name == path.name or (name.startswith(f".{path.name}.") and name.endswith(".tmp"))
+
+
+def write_atomic(path, write, force=False, mode="wb", inputs=()):
+    """Write ``path`` by calling ``write(fileobj)`` on a temporary file, then naming it.
+
+    Without ``force`` the final name is created exclusively (an output that appears
+    meanwhile is kept, and this call fails); with ``force`` an existing file is replaced in
+    one step, so a failure part-way leaves it untouched. An output that resolves to one of
+    ``inputs`` is refused either way. The temporary file is removed on every failure,
+    including an interrupt (the CLI turns SIGTERM and SIGHUP into one). Operating-system
+    errors name ``path``, not the temporary file.
+    """
+    path = check_output_path(path, force, inputs)
+    folder = path.parent if str(path.parent) else pathlib.Path(".")
+    tmp = None
+    try:
+        with deferred():  # an interrupt inside mkstemp would leave a file no one knows of
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, mode) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        if not force and path.exists():
-            raise OutputExistsError(f"{path} exists; pass --force to overwrite it")
         # mkstemp creates the file private (0600); give it the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        with deferred():
+            if force:
+                os.replace(tmp, path)
+            else:
+                _create_exclusive(tmp, path)
+    except OSError as exc:
+        if exc.filename is not None and not _ours(exc.filename, path):
+            raise  # about another file (an input read while writing)
+        # The temporary file is an implementation detail: say which output failed.
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
     return path
 
 
-def write_text(path, text, force=False):
+def write_text(path, text, force=False, inputs=()):
     """Write text (UTF-8) atomically."""
-    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force)
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force,
+                        inputs=inputs)
 
 
-def write_bytes(path, data, force=False):
+def write_bytes(path, data, force=False, inputs=()):
     """Write bytes atomically."""
-    return write_atomic(path, lambda f: f.write(data), force=force)
+    return write_atomic(path, lambda f: f.write(data), force=force, inputs=inputs)
 
 
-def save_npz(path, arrays, force=False):
+def save_npz(path, arrays, force=False, inputs=()):
     """Save a dict of arrays as an uncompressed ``.npz`` atomically."""
-    return write_atomic(path, lambda f: np.savez(f, **arrays), force=force)
+    return write_atomic(path, lambda f: np.savez(f, **arrays), force=force, inputs=inputs)
 
 
 def _not_found(path):

@@ -180,7 +180,8 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
     if single and top_diff_path is not None:
         raise ParameterError(f"{output}: an .npy output holds top only; write top and "
                              "bottom_diff to an .npz")
-    check_output_path(output, force)  # refuse before any work
+    inputs = (bottom_path, top_diff_path)
+    check_output_path(output, force, inputs)  # refuse before any work
     bottom = NpyChunks(bottom_path)
     bottom.check_blob()
     dtype = native_dtype(bottom.dtype)
@@ -214,6 +215,6 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
                 with archive.open("bottom_diff.npy", "w", force_zip64=True) as diff_out:
                     shutil.copyfileobj(diff_file, diff_out, 16 * 2**20)
 
-    write_atomic(output, write_npy if single else write_npz, force=force)
+    write_atomic(output, write_npy if single else write_npz, force=force, inputs=inputs)
     return {"shape": bottom.shape, "dtype": dtype, "images_per_chunk": step,
             "outputs": ["top"] + (["bottom_diff"] if top_diff is not None else [])}
