@@ -3,6 +3,7 @@ hostile array headers and JSON documents. Each is refused with a typed error (on
 exit 1 at the CLI) or carried through escaped; nothing from an input ever runs."""
 import errno
 import importlib.util
+import io
 import json
 import os
 import pathlib
@@ -12,15 +13,17 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 
 import numpy as np
 import pytest
 
 import caffe_lrn.io.stream
-from caffe_lrn import load_net, lrn_layers
+from caffe_lrn import LRNLayer, LRNParams, load_net, lrn_layers
 from caffe_lrn.cli import main
-from caffe_lrn.errors import OutputExistsError, OutputIsInputError
-from caffe_lrn.io.files import write_text
+from caffe_lrn.errors import BlobError, InputFileError, OutputExistsError, OutputIsInputError
+from caffe_lrn.io.files import load_npy, write_text
+from caffe_lrn.io.reference import read_binaryproto
 from conftest import DATA
 from fuzzing import assert_one_line_error, run_cli
 
@@ -255,3 +258,133 @@ def test_early_interrupt_prints_one_line_not_a_traceback(delay):
     assert "Traceback" not in err
     if process.returncode != 0:  # not already finished
         assert (process.returncode, err) == (130, "caffe-lrn: interrupted\n")
+
+
+# Hostile array headers, special files ---------------------------------------------------
+
+def npy_bytes(header, version=(1, 0), data=b""):
+    """A .npy file with the header text given as is (padded like NumPy's writer)."""
+    text = header.encode("utf-8" if version == (3, 0) else "latin-1")
+    size_bytes = 2 if version == (1, 0) else 4
+    pad = -(10 + size_bytes - 2 + len(text) + 1) % 64
+    text += b" " * pad + b"\n"
+    return (b"\x93NUMPY" + bytes(version) + len(text).to_bytes(size_bytes, "little") + text
+            + data)
+
+
+HOSTILE_SHAPES = ["(-1, 3, 5, 4)", "(True, 3, 5, 4)", "(2, -3, 5, 4)", "(2**70, 0)",
+                  "(4294967296, 4294967296, 0, 1)", "(1.5, 3)", "[2, 3, 5, 4]", "'x'"]
+
+
+@pytest.mark.parametrize("shape", HOSTILE_SHAPES)
+def test_hostile_npy_shapes_are_refused_everywhere(tmp_path, shape):
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}"
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(npy_bytes(header, data=bytes(480)))
+    good = _blob(tmp_path / "x.npy")
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("norm1", "data", "norm1"))
+    for argv in (["run", *LRN3, "--input", str(bad), "-o", str(tmp_path / "o.npz")],
+                 ["run", *LRN3, "--input", str(good), "--top-diff", str(bad), "-o",
+                  str(tmp_path / "o.npz")]):
+        code, _, err = run_cli(argv)
+        assert_one_line_error(code, err)
+        assert "bad.npy" in err
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    (folder / "data.npy").write_bytes(bad.read_bytes())
+    (folder / "norm1.npy").write_bytes(good.read_bytes())
+    code, out, err = run_cli(["verify", str(net), "--blobs", str(folder)])
+    assert code == 1 and "Traceback" not in err
+    assert "data.npy" in out + err
+    with zipfile.ZipFile(tmp_path / "ref.npz", "w") as archive:
+        archive.writestr("data.npy", bad.read_bytes())
+        archive.writestr("norm1.npy", good.read_bytes())
+    code, _, err = run_cli(["verify", str(net), "--blobs", str(tmp_path / "ref.npz")])
+    assert_one_line_error(code, err)
+    assert "ref.npz[data]" in err
+    with pytest.raises(InputFileError):
+        load_npy(bad)
+
+
+def test_npy_format_3_is_read(tmp_path):
+    x = np.random.default_rng(3).standard_normal((2, 3, 5, 4)).astype(np.float32)
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, x, version=(3, 0))
+    path = tmp_path / "v3.npy"
+    path.write_bytes(buffer.getvalue())
+    assert np.array_equal(load_npy(path), x) and np.array_equal(load_npy(path, mmap=True), x)
+    code, _, err = run_cli(["run", *LRN3, "--input", str(path), "-o", str(tmp_path / "o.npy")])
+    assert code == 0, err
+    assert np.array_equal(np.load(tmp_path / "o.npy"),
+                          LRNLayer(LRNParams(local_size=3)).forward(x))
+    # A UTF-8 field name, which only 3.0 allows, in a structured dtype: read, then refused
+    # as a blob for its dtype, not for its header.
+    named = tmp_path / "named.npy"
+    named.write_bytes(npy_bytes("{'descr': [('é', '<f4')], 'fortran_order': False, "
+                                "'shape': (1,), }", version=(3, 0), data=bytes(4)))
+    assert load_npy(named).dtype.names == ("é",)
+
+
+def test_binaryproto_with_huge_dims_and_no_data_is_a_blob_error(tmp_path):
+    from caffe_lrn.schema import BlobProto
+
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("norm1", "data", "norm1"))
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    proto = BlobProto()
+    proto.shape.dim.extend([2**32, 2**32, 0, 1])
+    (folder / "data.binaryproto").write_bytes(proto.SerializeToString())
+    (folder / "norm1.binaryproto").write_bytes(proto.SerializeToString())
+    with pytest.raises(BlobError, match="too large"):
+        read_binaryproto(folder / "data.binaryproto")
+    code, out, err = run_cli(["verify", str(net), "--blobs", str(folder)])
+    assert code == 1 and "Traceback" not in err and "too large" in out + err
+
+
+def test_three_axis_input_is_reported_with_its_shape(tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((7, 5, 4), np.float32))
+    code, _, err = run_cli(["run", *LRN3, "--input", str(tmp_path / "x.npy"), "-o",
+                            str(tmp_path / "o.npy")])
+    assert_one_line_error(code, err)
+    assert "got 3 axes, shape (7, 5, 4)" in err
+
+
+SPECIAL_COMMANDS = [
+    ["inspect", "{special}"],
+    ["upgrade", "{special}", "-o", "{tmp}/up.prototxt"],
+    ["convert", "{special}", "--to", "tf"],
+    ["convert", "{special}", "--to", "caffe"],
+    ["run", "--lrn-param", "local_size: 3", "--input", "{special}", "-o", "{tmp}/o.npy"],
+    ["verify", "{net}", "--blobs", "{special}"],
+]
+
+
+def _special_files(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    return {"/dev/zero": "a character device", str(fifo): "a FIFO"}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("argv", SPECIAL_COMMANDS, ids=lambda argv: "-".join(argv[:2]))
+def test_special_files_are_refused_without_hanging(tmp_path, argv):
+    """/dev/zero reports size 0 and never ends; a FIFO with no writer blocks an open():
+    both are refused at once (the subprocess's timeout would catch a hang)."""
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("norm1", "data", "norm1"))
+    for special, kind in _special_files(tmp_path).items():
+        filled = [part.format(special=special, tmp=tmp_path, net=net) for part in argv]
+        process = _console(*filled)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 1, err
+        assert err == f"caffe-lrn: error: {special}: is {kind}, not a " + err.split(
+            ", not a ", 1)[1]
+        assert err.endswith("; caffe-lrn reads regular files only\n")
+
+
+def test_load_net_with_a_very_long_name_is_an_input_file_error():
+    with pytest.raises(InputFileError, match=r"\(5000 characters\): cannot read \(File name "
+                                             r"too long\)"):
+        load_net("a" * 5000)
