@@ -7,12 +7,14 @@ import io
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -21,10 +23,15 @@ import pytest
 import caffe_lrn.io.stream
 from caffe_lrn import LRNLayer, LRNParams, load_net, lrn_layers
 from caffe_lrn.cli import main
-from caffe_lrn.errors import BlobError, InputFileError, OutputExistsError, OutputIsInputError
-from caffe_lrn.io.files import load_npy, write_text
+from caffe_lrn.convert.document import layers_from_document
+from caffe_lrn.errors import (
+    BlobError, ConversionError, InputFileError, NetParseError, OutputExistsError,
+    OutputIsInputError, ParameterError,
+)
+from caffe_lrn.io.files import load_npy, read_json, write_text
 from caffe_lrn.io.reference import read_binaryproto
-from conftest import DATA
+from caffe_lrn.io.stream import run_npy
+from conftest import BVLC_NETS, DATA
 from fuzzing import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -388,3 +395,151 @@ def test_load_net_with_a_very_long_name_is_an_input_file_error():
     with pytest.raises(InputFileError, match=r"\(5000 characters\): cannot read \(File name "
                                              r"too long\)"):
         load_net("a" * 5000)
+
+
+# Hostile conversion documents -----------------------------------------------------------
+
+def _document(**target_params):
+    entry = {"name": "norm", "bottom": "data", "top": "norm",
+             "target": {"framework": "torch", "op": "torch.nn.LocalResponseNorm",
+                        "params": {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 1.0,
+                                   **target_params}}}
+    return {"format": "caffe-lrn-convert", "version": 1, "layers": [entry]}
+
+
+HOSTILE_DOCUMENTS = [
+    # (id, JSON text, error class, message fragment)
+    ("alpha-10**400", json.dumps(_document()).replace("0.0001", "1" + "0" * 400),
+     ConversionError, "alpha must be a finite float32, got 1000"),
+    ("alpha-1e400", json.dumps(_document()).replace("0.0001", "1e400"),
+     InputFileError, "the number 1e400 is beyond the float range"),
+    ("5000-digit-int", json.dumps(_document()).replace('"size": 5', '"size": ' + "9" * 5000),
+     InputFileError, "a number of 5000 digits; JSON numbers may have at most 1000"),
+    ("nested-100000", "[" * 100_000 + "]" * 100_000, InputFileError,
+     "nested 100000 deep; a JSON document may nest at most 32 deep"),
+    ("nested-unclosed", '{"a": ' + "[" * 100_000, InputFileError, "nested 100001 deep"),
+    ("NaN", json.dumps(_document()).replace("0.0001", "NaN"), InputFileError,
+     "NaN is not a JSON number"),
+    ("alpha-string", json.dumps(_document(alpha="1e-4")), ConversionError,
+     "alpha must be a number, got '1e-4'"),
+    ("size-string", json.dumps(_document(size="5")), ConversionError,
+     "size must be an integer, got '5'"),
+    ("beta-bool", json.dumps(_document(beta=True)), ConversionError,
+     "beta must be a number, got True"),
+    ("unknown-op", json.dumps(_document()).replace("torch.nn.LocalResponseNorm", "os.system"),
+     ConversionError, "op must be one of torch.nn.LocalResponseNorm, composite for torch, "
+     "got 'os.system'"),
+    ("op-of-another-framework", json.dumps(_document()).replace(
+        "torch.nn.LocalResponseNorm", "LRN"), ConversionError, "got 'LRN'"),
+    ("version-2", json.dumps(_document()).replace('"version": 1', '"version": 2'),
+     ConversionError, "conversion document version 2 is not one this caffe-lrn reads"),
+    ("version-true", json.dumps(_document()).replace('"version": 1', '"version": true'),
+     ConversionError, "version True"),
+    ("version-missing", json.dumps(_document()).replace('"version": 1, ', ""),
+     ConversionError, "version None"),
+    ("not-utf8", b'{"format": "\xff"}', InputFileError, "not UTF-8 text (byte 12)"),
+]
+
+
+@pytest.mark.parametrize("text,error,fragment", [case[1:] for case in HOSTILE_DOCUMENTS],
+                         ids=[case[0] for case in HOSTILE_DOCUMENTS])
+def test_hostile_documents_are_typed_errors(tmp_path, text, error, fragment):
+    path = tmp_path / "doc.json"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    started = time.monotonic()
+    code, out, err = run_cli(["convert", str(path), "--to", "caffe"])
+    assert_one_line_error(code, err)
+    assert fragment in err and out == ""
+    with pytest.raises(error, match=re.escape(fragment)):
+        layers_from_document(read_json(path), source=str(path))
+    assert time.monotonic() - started < 30  # no quadratic parse of a hostile number
+
+
+def test_the_documents_caffe_lrn_writes_are_within_the_limits(tmp_path):
+    document = tmp_path / "doc.json"
+    assert run_cli(["convert", str(BVLC_NETS / "googlenet_deploy.prototxt"), "--to", "onnx",
+                    "-o", str(document)])[0] == 0
+    back = layers_from_document(read_json(document))
+    assert [record.name for record in back] == ["pool1/norm1", "conv2/norm2"]
+
+
+def test_lrn_params_refuse_numbers_beyond_floats_and_strings():
+    with pytest.raises(ParameterError, match=r"alpha must fit a float32, got 1000.*\.\.\."):
+        LRNParams(alpha=10**400)
+    with pytest.raises(ParameterError, match="k must be a number, got '2'"):
+        LRNParams(k="2")
+    with pytest.raises(ParameterError, match="beta must be a number, got True"):
+        LRNParams(beta=True)
+    assert LRNParams(alpha=np.float32(2e-5), k=2).alpha == float(np.float32(2e-5))
+
+
+# Minor ones -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,line,column,fragment", [
+    ('layer { name: "a\\q" }', 1, 17, r"invalid escape sequence \q"),
+    ('layer { name: "a\\8" }', 1, 17, r"invalid escape sequence \8"),
+    ("layer {\n  name: 'x'\n  lrn_param { alpha: +0.5 } }", 3, 22, "unexpected '+'"),
+])
+def test_text_parser_refuses_what_protobufs_parser_refuses(tmp_path, text, line, column,
+                                                           fragment):
+    net = tmp_path / "net.prototxt"
+    net.write_text(text)
+    code, _, err = run_cli(["inspect", str(net)])
+    assert_one_line_error(code, err)
+    assert f"{net}:{line}:{column}: {fragment}" in err
+    with pytest.raises(NetParseError) as info:
+        load_net(net)
+    assert (info.value.line, info.value.column) == (line, column)
+
+
+def test_text_parser_reads_surrogate_pairs_and_question_mark_escapes(tmp_path):
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("norm\\ud83d\\ude00\\?", "data", "t # + \\\\ 'x'"))
+    [info] = lrn_layers(load_net(net))
+    assert (info.name, info.top) == ("norm\U0001F600?", "t # + \\ 'x'")
+    assert LRNParams.from_text("alpha: 1e+20 k: -2.5E+1").alpha == float(np.float32(1e20))
+
+
+def test_runtime_warnings_never_reach_stderr(tmp_path, monkeypatch, capfd):
+    original = caffe_lrn.io.stream._compute
+
+    def warn_then_compute(*args):
+        np.float32(3e38) * np.float32(10)  # NumPy's "overflow encountered in scalar multiply"
+        return original(*args)
+
+    monkeypatch.setattr(caffe_lrn.io.stream, "_compute", warn_then_compute)
+    x = _blob(tmp_path / "x.npy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", RuntimeWarning)  # shown, as outside pytest
+        assert main(["run", *LRN3, "--input", str(x), "-o", str(tmp_path / "o.npy")]) == 0
+    assert "Warning" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("chunk", [1.5, 0.5, True, "2"])
+def test_chunk_images_must_be_a_whole_number(tmp_path, chunk):
+    x = _blob(tmp_path / "x.npy")
+    with pytest.raises(ParameterError, match="chunk size must be a whole number of images"):
+        run_npy(LRNParams(local_size=3), x, tmp_path / "o.npy", chunk_images=chunk)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_layer_option_refuses_two_layers_of_one_name(tmp_path):
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("norm", "data", "a") +
+                   'layer { name: "norm" type: "LRN" bottom: "a" top: "b" '
+                   "lrn_param { local_size: 3 } }\n")
+    x = _blob(tmp_path / "x.npy")
+    message = ("2 LRN layers are named 'norm': layers #1 ('data' -> 'a') and #2 ('a' -> 'b'); "
+               "a name cannot choose between them")
+    code, _, err = run_cli(["run", str(net), "--layer", "norm", "--input", str(x), "-o",
+                            str(tmp_path / "o.npy")])
+    assert_one_line_error(code, err)
+    assert message in err
+    np.savez(tmp_path / "ref.npz", data=np.load(x), a=np.load(x), b=np.load(x))
+    code, _, err = run_cli(["verify", str(net), "--blobs", str(tmp_path / "ref.npz"),
+                            "--layer", "norm"])
+    assert_one_line_error(code, err)
+    assert message in err

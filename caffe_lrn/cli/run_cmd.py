@@ -25,7 +25,7 @@ from caffe_lrn.errors import LayerNotFoundError, ParameterError
 from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, parse_size, run_npy
 from caffe_lrn.nets.loader import load_net
-from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.nets.lrn_layers import lrn_layer_named, lrn_layers
 from caffe_lrn.numerics.profiles import get_profile, profile_names
 from caffe_lrn.params import LRNParams
 
@@ -37,9 +37,12 @@ def find_layer(net_path, name):
         layers = lrn_layers(net)
     except ParameterError as exc:
         raise ParameterError(f"{net_path}: {exc}") from None
-    for info in layers:
-        if info.name == name:
-            return info.params
+    try:
+        info = lrn_layer_named(layers, name)
+    except LayerNotFoundError as exc:
+        raise LayerNotFoundError(f"{net_path}: {exc}") from None
+    if info is not None:
+        return info.params
     names = ", ".join(repr(info.name) for info in layers) or "none"
     other = [layer.type for layer in net.layer if layer.name == name]
     if other:

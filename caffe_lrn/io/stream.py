@@ -189,8 +189,11 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
     if top_diff_path is not None:
         top_diff = NpyChunks(top_diff_path, "top_diff")
         check_top_diff(top_diff, BlobSpec(bottom.shape, dtype))  # headers only, no data
-    if chunk_images is not None and int(chunk_images) < 1:
-        raise ParameterError(f"chunk size must be at least 1 image, got {chunk_images}")
+    if chunk_images is not None and (
+            isinstance(chunk_images, bool) or not isinstance(chunk_images, (int, np.integer))
+            or chunk_images < 1):
+        raise ParameterError(f"chunk size must be a whole number of images, at least 1, got "
+                             f"{chunk_images!r}")
     step = int(chunk_images) if chunk_images else images_per_chunk(
         bottom.shape, dtype.itemsize, max_memory)
     layer = LRNLayer(params, **(layer_options or {}))
