@@ -114,7 +114,7 @@ def check_generated_code(names, tops, source):
 
 test_generated_code_quick, test_generated_code_long = fuzz_tests(
     check_generated_code, st.lists(hostile_text, min_size=1, max_size=3, unique=True),
-    st.lists(hostile_text, min_size=3, max_size=3), hostile_text, quick=60, long=LONG)
+    st.lists(hostile_text, min_size=3, max_size=3), hostile_text, quick=40, long=LONG)
 
 
 # -- outputs that lead to inputs -------------------------------------------------------------
@@ -225,7 +225,7 @@ def check_hostile_header(drawn):
 
 
 test_hostile_header_quick, test_hostile_header_long = fuzz_tests(
-    check_hostile_header, hostile_headers(), quick=100, long=LONG)
+    check_hostile_header, hostile_headers(), quick=60, long=LONG)
 
 
 # -- hostile JSON --------------------------------------------------------------------------
