@@ -14,6 +14,7 @@ starts several), and Python then runs the handler in the main thread anyway.
 import contextlib
 import signal
 import sys
+import threading
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
@@ -66,7 +67,14 @@ def report(signum=signal.SIGINT):
 
 @contextlib.contextmanager
 def deferred():
-    """Run the block whole; a stop signal arriving meanwhile raises when it ends."""
+    """Run the block whole; a stop signal arriving meanwhile raises when it ends.
+
+    Only the main thread defers (Python runs signal handlers there): in another thread the
+    block just runs, and the interrupt reaches the main thread as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _state["depth"] += 1
     try:
         yield

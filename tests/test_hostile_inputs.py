@@ -158,6 +158,20 @@ def test_upgrade_and_convert_refuse_to_write_over_their_input(tmp_path, force):
         write_text(tmp_path / "." / "v0.prototxt", "x", force=True, inputs=[old])
 
 
+def test_verify_plot_refuses_to_write_over_the_net_or_reference(tmp_path):
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("norm1", "data", "norm1"))
+    np.savez(tmp_path / "ref.npz", data=np.ones((2, 3, 5, 4), np.float32))
+    (tmp_path / "ref-link.npz").symlink_to(tmp_path / "ref.npz")
+    before = (tmp_path / "ref.npz").read_bytes()
+    for plot in (net, tmp_path / "ref-link.npz"):
+        code, out, err = run_cli(["verify", str(net), "--blobs", str(tmp_path / "ref.npz"),
+                                  "--plot", str(plot), "--force"])
+        assert_one_line_error(code, err)
+        assert "is the input" in err and out == ""
+    assert (tmp_path / "ref.npz").read_bytes() == before
+
+
 def test_racing_writers_of_one_name_exactly_one_succeeds(tmp_path, monkeypatch, capsys):
     """Both runs pass the up-front check, then meet inside their writes: the final name is
     created exclusively, so one wins and the other reports the file exists."""
