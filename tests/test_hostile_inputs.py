@@ -88,15 +88,20 @@ def test_source_path_with_triple_quotes_gives_an_importable_module(tmp_path):
     assert module.SOURCE == str(net) and list(module.LAYERS) == ["norm1"]
 
 
-def test_names_with_newline_and_nul_survive_prototxt_round_trip(tmp_path):
-    net = tmp_path / "net.prototxt"
-    net.write_text(net_text("a\\nlayer { name: \\\"x\\\" }", "b\\000\\\\", 'c\\"'))
-    document = tmp_path / "doc.json"
-    assert run_cli(["convert", str(net), "--to", "onnx", "-o", str(document)])[0] == 0
+def _through_a_document(tmp_path, net, document, to="onnx"):
+    """``convert NET --to TO -o DOCUMENT`` then ``convert DOCUMENT --to caffe``: the result."""
+    assert run_cli(["convert", str(net), "--to", to, "-o", str(document)])[0] == 0
     back = tmp_path / "back.prototxt"
     code, _, err = run_cli(["convert", str(document), "--to", "caffe", "-o", str(back)])
     assert code == 0, err
-    [before], [after] = lrn_layers(load_net(net)), lrn_layers(load_net(back))
+    return lrn_layers(load_net(back))
+
+
+def test_names_with_newline_and_nul_survive_prototxt_round_trip(tmp_path):
+    net = tmp_path / "net.prototxt"
+    net.write_text(net_text("a\\nlayer { name: \\\"x\\\" }", "b\\000\\\\", 'c\\"'))
+    [after] = _through_a_document(tmp_path, net, tmp_path / "doc.json")
+    [before] = lrn_layers(load_net(net))
     assert (after.name, after.bottom, after.top) == (before.name, before.bottom, before.top)
     assert (after.name, after.bottom, after.top) == ('a\nlayer { name: "x" }', "b\x00\\",
                                                       'c"')
@@ -107,10 +112,8 @@ def test_document_path_with_a_newline_stays_in_the_comment(tmp_path):
     net = tmp_path / "net.prototxt"
     net.write_text(net_text("norm1", "data", "norm1"))
     document = tmp_path / 'doc\nlayer { name: "injected" type: "LRN" }\n.json'
-    assert run_cli(["convert", str(net), "--to", "tf", "-o", str(document)])[0] == 0
-    back = tmp_path / "back.prototxt"
-    assert run_cli(["convert", str(document), "--to", "caffe", "-o", str(back)])[0] == 0
-    assert [info.name for info in lrn_layers(load_net(back))] == ["norm1"]
+    assert [info.name for info in _through_a_document(tmp_path, net, document, "tf")] == \
+        ["norm1"]
 
 
 # Outputs that are inputs, races, signals -------------------------------------------------
