@@ -4,8 +4,9 @@ Load legacy Caffe nets (text or binary, V0/V1/current), run their LRN layers bit
 Caffe's CPU code does, convert them to TensorFlow/PyTorch/ONNX conventions, and verify
 reference activations in float32 ULPs.
 
-The names below are imported when first used, so that ``import caffe_lrn.cli`` is quick: the
-command line installs its interrupt handling before NumPy and protobuf load.
+The names below are imported when first used, so that importing the package is quick: the
+``caffe-lrn`` command (:mod:`caffe_lrn.__main__`) installs its interrupt handling before
+NumPy and protobuf load.
 """
 import importlib
 
