@@ -85,8 +85,8 @@ def test_debug_raises_the_typed_error_in_process():
 
 
 def _console(*argv):
-    code = "import sys; from caffe_lrn.cli import console_main; sys.argv[0] = 'caffe-lrn'; " \
-           "console_main()"
+    code = "import sys; from caffe_lrn.__main__ import console_main; " \
+           "sys.argv[0] = 'caffe-lrn'; console_main()"
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=120)
 

@@ -89,10 +89,3 @@ def main(argv=None):
         if interrupts.received() is not None and not args.debug:
             return interrupts.report(interrupts.received())
         raise
-
-
-def console_main():
-    """The ``caffe-lrn`` command (:func:`caffe_lrn.__main__.console_main`)."""
-    from caffe_lrn.__main__ import console_main as command
-
-    command()
