@@ -291,16 +291,27 @@ READERS = {
 }
 
 
-def _special(kind, folder):
+def _special(kind, folder, name, links):
+    """The special file ``kind``, reached through ``links`` symbolic links named ``name``."""
+    path = _special_file(kind, folder, name)
+    for index in range(links):
+        link = folder / f"{name}.link{index}"
+        link.symlink_to(path)
+        path = link
+    return path
+
+
+def _special_file(kind, folder, name):
     if kind.startswith("/dev/"):
         return pathlib.Path(kind)
-    path = folder / kind
+    path = folder / name
     if kind in ("fifo", "link-to-fifo"):
-        os.mkfifo(folder / "fifo.real")
+        os.mkfifo(folder / f"{name}.fifo")
         if kind == "fifo":
-            return folder / "fifo.real"
-        path.symlink_to(folder / "fifo.real")
+            return folder / f"{name}.fifo"
+        path.symlink_to(folder / f"{name}.fifo")
     elif kind == "socket":
+        path = folder / "s"  # a socket's path is limited to about 100 bytes
         server = socket.socket(socket.AF_UNIX)
         server.bind(str(path))
         _SOCKETS.append(server)
@@ -314,9 +325,9 @@ def _special(kind, folder):
 _SOCKETS = []
 
 
-def check_special_file(kind, reader):
-    with tempfile.TemporaryDirectory() as name:
-        path = _special(kind, pathlib.Path(name))
+def check_special_file(kind, reader, name, links):
+    with tempfile.TemporaryDirectory() as folder:
+        path = _special(kind, pathlib.Path(folder), name, links)
         outcome = []
         worker = threading.Thread(
             target=lambda: outcome.append(typed_or_ok(READERS[reader], path)), daemon=True)
@@ -334,4 +345,7 @@ def check_special_file(kind, reader):
 
 test_special_file_quick, test_special_file_long = fuzz_tests(
     check_special_file, st.sampled_from(SPECIAL_KINDS), st.sampled_from(sorted(READERS)),
-    quick=40, long=LONG)
+    # File names a user could give: any text but "/" and NUL, and not "." or "..".
+    st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
+             min_size=1, max_size=12).filter(lambda text: text not in (".", "..")),
+    st.integers(0, 3), quick=40, long=LONG)
