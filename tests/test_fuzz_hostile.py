@@ -72,6 +72,8 @@ def _net(names, tops):
 
 
 TOP_LEVEL = (ast.FunctionDef, ast.Import, ast.ImportFrom)
+# The module's own constants: the source path, the name table, the cache of built layers.
+CONSTANTS = ("SOURCE", "LAYERS", "_BUILT")
 
 
 def check_generated_code(names, tops, source):
@@ -87,7 +89,7 @@ def check_generated_code(names, tops, source):
     for node in body[1:]:
         # Definitions only: the two constant assignments and functions.
         assert isinstance(node, TOP_LEVEL) or (
-            isinstance(node, ast.Assign) and node.targets[0].id in ("SOURCE", "LAYERS")), \
+            isinstance(node, ast.Assign) and node.targets[0].id in CONSTANTS), \
             ast.dump(node)[:200]
     namespace = {"__name__": "generated_lrn"}
     saved = sys.modules.get("tensorflow", "absent")
