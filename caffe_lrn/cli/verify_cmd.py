@@ -188,7 +188,7 @@ def run(args):
         raise UsageError("--native needs --against FRAMEWORK")
     if args.plot:
         # Refuse before the work, not after.
-        check_output_path(args.plot, args.force, inputs=(args.net, args.blobs))
+        check_output_path(args.plot, args.force, inputs=(args.net, *(args.blobs or ())))
 
     if args.example:
         reports = _run_examples(args)
