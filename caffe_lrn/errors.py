@@ -6,6 +6,15 @@ value that broke it.
 """
 
 
+def shorten(text, limit=200):
+    """``text`` for a one-line message: a very long one (a 5000-character path, a
+    400-digit number) is cut in the middle, with its length said."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]}...{text[-limit // 2:]} ({len(text)} characters)"
+
+
 class CaffeLRNError(Exception):
     """Base class of every error caffe-lrn raises on bad input or a failed check."""
 
@@ -61,6 +70,10 @@ class MissingDependencyError(CaffeLRNError):
 
 class OutputExistsError(CaffeLRNError):
     """An output file exists and overwriting was not asked for (--force)."""
+
+
+class OutputIsInputError(OutputExistsError):
+    """An output path is (or resolves through links to) one of the command's inputs."""
 
 
 class InputFileError(CaffeLRNError):

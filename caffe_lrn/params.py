@@ -7,11 +7,12 @@ alpha, beta and k are proto ``float`` fields, so they are held as the float32 va
 sees (``alpha: 0.0001`` in a prototxt is 0.0001 rounded to float32).
 """
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from caffe_lrn.errors import ParameterError
+from caffe_lrn.errors import ParameterError, shorten
 from caffe_lrn.nets.textproto import parse_text
 from caffe_lrn.schema import LRNParameter
 
@@ -36,16 +37,20 @@ def float32_number(name, value, error=ParameterError,
     """``value`` as the float32 it becomes in a proto ``float`` field or a framework's float
     attribute, returned as a Python float.
 
-    Refused with ``error``: a value that is not a number, that is not finite, or that
-    rounds to inf in float32 (Caffe would accept the last two and output NaN everywhere).
+    Refused with ``error``: a value that is not a number (a string or a boolean is not one),
+    that is not finite, or that rounds to inf in float32 (Caffe would accept the last two and output NaN everywhere).
     The two messages are format strings with ``name``, ``value`` (as given) and ``wide``
     (as a Python float): Caffe's parameters name the two causes apart, a conversion's
     target attributes state the one type they must have.
     """
+    # Only numbers: float() would read the string "1e-4" and the boolean True as numbers.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise error(f"{name} must be a number, got {shorten(repr(value), 60)}")
     try:
         wide = float(value)
-    except (TypeError, ValueError):
-        raise error(f"{name} must be a number, got {value!r}") from None
+    except OverflowError:  # an integer beyond every float: 10**400
+        raise error(too_large.format(name=name, value=value,
+                                     wide=shorten(repr(value), 60))) from None
     narrow = as_float32(wide)
     if not math.isfinite(wide):
         raise error(not_finite.format(name=name, value=value, wide=wide))

@@ -110,7 +110,8 @@ def test_to_caffe_reports_a_loss_on_stderr(capsys, tmp_path):
 
 @pytest.mark.parametrize("content,message", [
     ("{not json", "not a JSON conversion document"),
-    ('{"format": "caffe-lrn-convert", "layers": [{"name": "n", "bottom": "a", "top": "b", '
+    ('{"format": "caffe-lrn-convert", "version": 1, '
+     '"layers": [{"name": "n", "bottom": "a", "top": "b", '
      '"target": {"framework": "onnx", "op": "LRN", '
      '"params": {"size": 2, "alpha": 1, "beta": 1, "bias": 1}}}]}',
      "Caffe only supports odd local_size"),

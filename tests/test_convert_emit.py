@@ -165,14 +165,16 @@ def test_within_layer_with_k_records_the_loss_in_the_document(tmp_path):
 
 @pytest.mark.parametrize("document,message", [
     ({"format": "other"}, "not a caffe-lrn conversion document"),
-    ({"format": "caffe-lrn-convert"}, "missing 'layers'"),
-    ({"format": "caffe-lrn-convert", "layers": [{"name": "n"}]}, "missing 'bottom'"),
-    ({"format": "caffe-lrn-convert", "layers": [
+    ({"format": "caffe-lrn-convert", "version": 1}, "missing 'layers'"),
+    ({"format": "caffe-lrn-convert", "version": 1, "layers": [{"name": "n"}]},
+     "missing 'bottom'"),
+    ({"format": "caffe-lrn-convert", "version": 1, "layers": [
         {"name": "n", "bottom": "a", "top": "b",
          "target": {"framework": "mxnet", "op": "LRN", "params": {}}}]}, "framework must be"),
-    ({"format": "caffe-lrn-convert", "layers": [
+    ({"format": "caffe-lrn-convert", "version": 1, "layers": [
         {"name": "n", "bottom": "a", "top": "b",
-         "target": {"framework": "tf", "op": "x", "params": {"radius": 2}}}]}, "bad tf parameters"),
+         "target": {"framework": "tf", "op": "tf.nn.local_response_normalization",
+                    "params": {"radius": 2}}}]}, "bad tf parameters"),
 ])
 def test_malformed_documents_are_refused(document, message):
     with pytest.raises(InputFileError, match=message):
@@ -180,7 +182,7 @@ def test_malformed_documents_are_refused(document, message):
 
 
 def test_even_window_in_a_document_is_refused():
-    document = {"format": "caffe-lrn-convert", "layers": [
+    document = {"format": "caffe-lrn-convert", "version": 1, "layers": [
         {"name": "n", "bottom": "a", "top": "b",
          "target": {"framework": "torch", "op": "torch.nn.LocalResponseNorm",
                     "params": {"size": 4, "alpha": 1e-4, "beta": 0.75, "k": 1.0}}}]}

@@ -85,8 +85,8 @@ def test_debug_raises_the_typed_error_in_process():
 
 
 def _console(*argv):
-    code = "import sys; from caffe_lrn.cli import console_main; sys.argv[0] = 'caffe-lrn'; " \
-           "console_main()"
+    code = "import sys; from caffe_lrn.__main__ import console_main; " \
+           "sys.argv[0] = 'caffe-lrn'; console_main()"
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=120)
 
@@ -117,6 +117,7 @@ def test_os_errors_are_one_line_and_leave_no_temporary(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device", str(tmp_path / "new.prototxt"))
 
     monkeypatch.setattr(os, "replace", disk_full)
+    monkeypatch.setattr(os, "link", disk_full)
     code, out, err = run_cli(["upgrade", str(DATA / "nets" / "legacy" / "small_v0.prototxt"),
                               "-o", str(tmp_path / "new.prototxt")])
     assert_one_line_error(code, err)

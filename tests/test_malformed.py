@@ -120,9 +120,10 @@ def document_case(id, document, error, fragment):
     from caffe_lrn.convert.document import layers_from_document
 
     def api(p):
-        from caffe_lrn.cli.convert_cmd import _read_document
+        from caffe_lrn.io.files import read_json
 
-        return layers_from_document(_read_document(p["doc.json"]), source=str(p["doc.json"]))
+        return layers_from_document(read_json(p["doc.json"], "JSON conversion document"),
+                                    source=str(p["doc.json"]))
     return Case(id, {"doc.json": data}, api,
                 lambda p: ["convert", str(p["doc.json"]), "--to", "caffe"], error, fragment)
 
@@ -251,8 +252,8 @@ CASES = [
     document_case("document-wrong-format", {"format": "other"}, InputFileError,
                   "not a caffe-lrn conversion document"),
     document_case("document-missing-target",
-                  {"format": "caffe-lrn-convert", "layers": [{"name": "a", "bottom": "b",
-                                                             "top": "c"}]},
+                  {"format": "caffe-lrn-convert", "version": 1,
+                   "layers": [{"name": "a", "bottom": "b", "top": "c"}]},
                   InputFileError, "missing 'target'"),
     document_case("document-negative-radius", _document(depth_radius=-1), ConversionError,
                   "depth_radius"),

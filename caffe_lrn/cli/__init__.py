@@ -4,17 +4,24 @@ Exit codes (:mod:`caffe_lrn.cli.exits`): 0 success, 1 failure (bad input, a fail
 numeric mismatch), 2 usage. Errors print as one line on stderr (``caffe-lrn: error: ...``);
 ``--debug`` shows the traceback. Each subcommand lives in its own module with
 ``register(subparsers)``, which adds a parser whose ``func(args) -> int`` does the work.
+
+The ``caffe-lrn`` command starts in :mod:`caffe_lrn.__main__`, which makes SIGINT, SIGTERM
+and SIGHUP stop it (:mod:`caffe_lrn.interrupts`) before this module and NumPy are imported:
+every ``finally`` runs (temporary files are removed) and the command ends with one line and
+exit code 128 + the signal number (130 for Ctrl-C), never a traceback.
 """
 import argparse
 import os
+import signal
 import sys
+import warnings
 
-from caffe_lrn import __version__
+from caffe_lrn import __version__, interrupts
 from caffe_lrn.cli import (
     audit_cmd, bench_cmd, convert_cmd, inspect_cmd, run_cmd, upgrade_cmd, verify_cmd,
 )
 from caffe_lrn.cli.exits import (
-    EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, UsageError, print_error,
+    EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ArgumentParser, UsageError, print_error,
 )
 from caffe_lrn.errors import CaffeLRNError
 
@@ -54,17 +61,24 @@ def _quiet_closed_stdout():
 
 def main(argv=None):
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        return interrupts.report(getattr(exc, "signum", signal.SIGINT))
     if not getattr(args, "func", None):
         parser.print_usage(sys.stderr)
         print_error("a command is required")
         return EXIT_USAGE
     try:
-        code = args.func(args)
+        with warnings.catch_warnings():
+            # Inf and NaN are data here, as in Caffe (the engine and the comparisons handle
+            # them on purpose): NumPy's "overflow encountered" warnings would only add lines
+            # after the one result or error line. They are still there for API callers.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            code = args.func(args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:
@@ -91,10 +105,11 @@ def main(argv=None):
             raise
         print_error("out of memory (try a smaller --max-memory or --chunk)")
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("caffe-lrn: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def console_main():
-    sys.exit(main())
+    except KeyboardInterrupt as exc:
+        return interrupts.report(getattr(exc, "signum", signal.SIGINT))
+    except BaseException:
+        # The interrupt surfaced as another error (C code that caught it, such as an import
+        # done on first use): it is still the interrupt.
+        if interrupts.received() is not None and not args.debug:
+            return interrupts.report(interrupts.received())
+        raise

@@ -10,7 +10,6 @@ Without ``-o`` the result goes to stdout. An existing output is never replaced w
 are printed on stderr as notes and recorded in the output.
 """
 import json
-import pathlib
 import sys
 
 from caffe_lrn.cli.exits import EXIT_OK, UsageError
@@ -18,9 +17,8 @@ from caffe_lrn.convert.document import build_document, layers_from_document
 from caffe_lrn.convert.emit_prototxt import emit_prototxt
 from caffe_lrn.convert.emit_python import emit_python
 from caffe_lrn.convert.records import FRAMEWORKS
-from caffe_lrn.errors import InputFileError
 from caffe_lrn.frameworks.onnx import net_model
-from caffe_lrn.io.files import check_output_path, write_bytes, write_text
+from caffe_lrn.io.files import check_output_path, read_json, write_bytes, write_text
 from caffe_lrn.nets.loader import load_net
 from caffe_lrn.nets.lrn_layers import lrn_layers
 
@@ -55,7 +53,7 @@ def register(subparsers):
 
 def _write(args, text):
     if args.output:
-        write_text(args.output, text, force=args.force)
+        write_text(args.output, text, force=args.force, inputs=(args.input,))
     else:
         sys.stdout.write(text)
 
@@ -63,17 +61,7 @@ def _write(args, text):
 def _check_output_first(args):
     # Refuse before doing the work, so a refused overwrite costs nothing.
     if args.output:
-        check_output_path(args.output, force=args.force)
-
-
-def _read_document(path):
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputFileError(f"{path}: not a JSON conversion document ({exc})") from None
+        check_output_path(args.output, force=args.force, inputs=(args.input,))
 
 
 def _warn(name, notes):
@@ -83,7 +71,8 @@ def _warn(name, notes):
 
 def to_caffe(args):
     _check_output_first(args)
-    records = layers_from_document(_read_document(args.input), source=args.input)
+    records = layers_from_document(read_json(args.input, "JSON conversion document"),
+                                   source=args.input)
     for record in records:
         if not record.exact:
             _warn(record.name, record.notes)
@@ -112,7 +101,8 @@ def from_caffe(args):
         _write(args, emit_python(layers, source=args.input))
     elif args.emit == "onnx":
         model = net_model(layers, form=args.form or "native")
-        write_bytes(args.output, model.SerializeToString(), force=args.force)
+        write_bytes(args.output, model.SerializeToString(), force=args.force,
+                    inputs=(args.input,))
     else:
         _write(args, json.dumps(document, indent=2) + "\n")
     return EXIT_OK

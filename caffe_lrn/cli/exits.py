@@ -12,7 +12,7 @@ import sys
 EXIT_OK = 0        # the command did its work; every check passed
 EXIT_FAILURE = 1   # bad input, a failed check, a numeric mismatch, a missing dependency
 EXIT_USAGE = 2     # the command line itself is wrong (argparse's code for usage errors)
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C; any stop signal: 128 + its number (caffe_lrn.interrupts)
 
 PREFIX = "caffe-lrn: error: "
 

@@ -27,7 +27,7 @@ from caffe_lrn.errors import LayerNotFoundError, ParameterError
 from caffe_lrn.io.files import check_output_path
 from caffe_lrn.io.stream import DEFAULT_MAX_MEMORY, OUTPUT_EXTENSIONS, parse_size, run_npy
 from caffe_lrn.nets.loader import load_net
-from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.nets.lrn_layers import lrn_layer_named, lrn_layers
 from caffe_lrn.numerics.profiles import get_profile, profile_names
 from caffe_lrn.params import LRNParams
 
@@ -39,9 +39,12 @@ def find_layer(net_path, name):
         layers = lrn_layers(net)
     except ParameterError as exc:
         raise ParameterError(f"{net_path}: {exc}") from None
-    for info in layers:
-        if info.name == name:
-            return info.params
+    try:
+        info = lrn_layer_named(layers, name)
+    except LayerNotFoundError as exc:
+        raise LayerNotFoundError(f"{net_path}: {exc}") from None
+    if info is not None:
+        return info.params
     names = ", ".join(repr(info.name) for info in layers) or "none"
     other = [layer.type for layer in net.layer if layer.name == name]
     if other:
@@ -67,7 +70,8 @@ def run(args):
         raise UsageError("an .npy output holds top only; with --top-diff write an .npz")
     max_memory = parse_size(args.max_memory)
     profile = get_profile(args.profile)
-    check_output_path(args.output, args.force)  # refuse before any work is done
+    # Refuse before any work is done.
+    check_output_path(args.output, args.force, inputs=(args.input, args.top_diff, args.net))
 
     if args.lrn_param is not None:
         params = LRNParams.from_text(args.lrn_param)

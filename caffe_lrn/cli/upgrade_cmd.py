@@ -21,7 +21,7 @@ def net_to_text(net):
 
 
 def run(args):
-    check_output_path(args.output, force=args.force)
+    check_output_path(args.output, force=args.force, inputs=(args.old,))
     net, form = read_net(args.old)
     if not needs_upgrade(net):
         print(f"caffe-lrn: note: {args.old} is already in the current format; "
@@ -29,9 +29,10 @@ def run(args):
     for note in upgrade_loaded(net, args.old):
         print(f"caffe-lrn: warning: {note}", file=sys.stderr)
     if args.binary:
-        write_bytes(args.output, net.SerializeToString(), force=args.force)
+        write_bytes(args.output, net.SerializeToString(), force=args.force,
+                    inputs=(args.old,))
     else:
-        write_text(args.output, net_to_text(net), force=args.force)
+        write_text(args.output, net_to_text(net), force=args.force, inputs=(args.old,))
     kind = "binary" if args.binary else "text"
     print(f"wrote {args.output} ({kind}, {len(net.layer)} layers) from {form} net {args.old}")
     return EXIT_OK

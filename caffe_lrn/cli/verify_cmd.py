@@ -189,7 +189,7 @@ def run(args):
         raise UsageError("--native needs --against FRAMEWORK")
     # Optional packages and the output file are checked before the work, not after it.
     if args.plot:
-        check_output_path(args.plot, args.force)
+        check_output_path(args.plot, args.force, inputs=(args.net, *(args.blobs or ())))
         require_matplotlib()
     for framework in args.against:
         frameworks.import_framework(framework)

@@ -14,12 +14,14 @@ when present, is what the result is checked against, and any difference is repor
 """
 from dataclasses import dataclass, field
 
-from caffe_lrn.convert.records import FRAMEWORKS, WithinComposite, int_value
+from caffe_lrn.convert.records import (
+    FRAMEWORKS, OnnxLRN, TFLRN, TorchLRN, WithinComposite, int_value,
+)
 from caffe_lrn.convert.tf_params import caffe_to_tf, composite_to_caffe, tf_to_caffe
 from caffe_lrn.convert.size_scaled import (
     caffe_to_onnx, caffe_to_torch, onnx_to_caffe, torch_to_caffe,
 )
-from caffe_lrn.errors import CaffeLRNError, ConversionError, InputFileError
+from caffe_lrn.errors import CaffeLRNError, ConversionError, InputFileError, shorten
 from caffe_lrn.params import LRNParams
 
 FORMAT = "caffe-lrn-convert"
@@ -27,6 +29,9 @@ VERSION = 1
 LAYOUTS = {"tf": ("NCHW", "NHWC"), "torch": ("NCHW", "NCHW"), "onnx": ("NCHW", "NCHW")}
 _TO = {"tf": caffe_to_tf, "torch": caffe_to_torch, "onnx": caffe_to_onnx}
 _BACK = {"tf": tf_to_caffe, "torch": torch_to_caffe, "onnx": onnx_to_caffe}
+# The op each framework's entry may name: its LRN op, or the WITHIN_CHANNEL composite.
+_OPS = {"tf": (TFLRN.op, WithinComposite.op), "torch": (TorchLRN.op, WithinComposite.op),
+        "onnx": (OnnxLRN.op, WithinComposite.op)}
 
 
 @dataclass
@@ -81,7 +86,11 @@ def _back(target, where):
     if framework not in _BACK:
         raise InputFileError(f"{where}: framework must be one of {', '.join(FRAMEWORKS)}, "
                              f"got {framework!r}")
-    if target.get("op") == WithinComposite.op:
+    op = _field(target, "op", where, str)
+    if op not in _OPS[framework]:
+        raise ConversionError(f"{where}: op must be one of {', '.join(_OPS[framework])} for "
+                              f"{framework}, got {shorten(repr(op), 60)}")
+    if op == WithinComposite.op:
         composite = WithinComposite(
             local_size=int_value("local_size", _field(params, "local_size", where)),
             alpha=_field(params, "alpha", where), beta=_field(params, "beta", where),
@@ -102,6 +111,11 @@ def layers_from_document(document, source="the document"):
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputFileError(f"{source}: not a caffe-lrn conversion document "
                              f"(expected \"format\": \"{FORMAT}\")")
+    version = document.get("version")
+    if isinstance(version, bool) or version != VERSION:
+        shown = shorten(repr(version), 60)
+        raise ConversionError(f"{source}: conversion document version {shown} is not one "
+                              f"this caffe-lrn reads (it reads version {VERSION})")
     entries = _field(document, "layers", source, list)
     records = []
     for index, entry in enumerate(entries):

@@ -8,11 +8,11 @@ float literals, on its first call. Importing the module imports neither TensorFl
 caffe-lrn; calling a function needs both.
 """
 from caffe_lrn import __version__
-from caffe_lrn.convert.naming import python_name
+from caffe_lrn.convert.naming import docstring_text, python_name, python_string
 from caffe_lrn.convert.records import WithinComposite
 from caffe_lrn.convert.tf_params import caffe_to_tf
 
-HEADER = '''"""TensorFlow versions of the LRN layers of {source}.
+HEADER = '''"""TensorFlow versions of the LRN layers of {source_doc}.
 
 Written by caffe-lrn {version}. Each function takes an NHWC tensor and returns NHWC (Caffe's
 NCHW blob is ``tf.transpose(blob, (0, 2, 3, 1))``); each is the Keras layer
@@ -25,7 +25,7 @@ parameters instead. WITHIN_CHANNEL layers have no TF op and always run a composi
 ``LAYERS`` maps each Caffe layer name to its function.
 """
 
-SOURCE = {source!r}
+SOURCE = {source_literal}
 _BUILT = {{}}
 
 
@@ -58,7 +58,7 @@ def _function(name, layer, params, target):
                f"{target.depth_radius}, bias {target.bias:g}, alpha {target.alpha!r}, beta "
                f"{target.beta:g}.")
     return (f"def {name}(x, caffe_order=True):\n"
-            f"    {doc!r}\n"  # a string literal: names from the net stay data
+            f"    {python_string(doc)}\n"  # a string literal: names from the net stay data
             f"    return _lrn(x, caffe_order, local_size={params.local_size}, "
             f"alpha={_literal(params.alpha)}, beta={_literal(params.beta)}, "
             f"k={_literal(params.k)}, norm_region={params.norm_region!r})\n")
@@ -69,14 +69,16 @@ def emit_python(layers, source="a Caffe net"):
 
     ``layers``: records with ``name``, ``bottom``, ``top`` and ``params`` (LRNParams), e.g.
     :class:`caffe_lrn.nets.lrn_layers.LRNLayerInfo`. Names from the net appear only in
-    string literals (``repr``) and in identifiers made by :func:`python_name`.
+    string literals, in identifiers made by :func:`python_name`, and (the source path) in
+    the module docstring escaped by :func:`docstring_text`.
     """
-    parts = [HEADER.format(source=str(source), version=__version__)]
+    parts = [HEADER.format(source_doc=docstring_text(source),
+                           source_literal=python_string(source), version=__version__)]
     taken, entries = set(), []
     for layer in layers:
         name = python_name(layer.name, taken)
         taken.add(name)
         parts.append(_function(name, layer, layer.params, caffe_to_tf(layer.params).target))
-        entries.append(f"    {layer.name!r}: {name},")
+        entries.append(f"    {python_string(layer.name)}: {name},")
     parts.append("LAYERS = {\n" + "\n".join(entries) + "\n}\n")
     return "\n\n".join(parts)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from caffe_lrn.errors import ConversionError
+from caffe_lrn.errors import ConversionError, shorten
 from caffe_lrn.params import LRNParams, float32_number
 
 NCHW_TO_NHWC = (0, 2, 3, 1)
@@ -22,17 +22,18 @@ def float32_value(name, value):
     """``value`` rounded to float32 (as a Python float); a ConversionError if it is unusable."""
     return float32_number(name, value, ConversionError,
                           not_finite="{name} must be a finite float32, got {value!r}",
-                          too_large="{name} must be a finite float32, got {value!r}")
+                          too_large="{name} must be a finite float32, got {wide}")
 
 
 def int_value(name, value, minimum=0):
+    got = shorten(repr(value), 60)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise ConversionError(f"{name} must be an integer, got {value!r}")
+            raise ConversionError(f"{name} must be an integer, got {got}")
     if value < minimum:
-        raise ConversionError(f"{name} must be >= {minimum}, got {value}")
+        raise ConversionError(f"{name} must be >= {minimum}, got {got}")
     return int(value)
 
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from caffe_lrn.errors import InputFileError
 from caffe_lrn.io.files import (
-    NPY_MAGIC, ZIP_ERRORS, _check_npy_data, _magic, _read_npy_header, check_member,
-    check_npz_file, load_npy, npz_members,
+    NPY_MAGIC, ZIP_ERRORS, _magic, _read_npy_header, check_array_header, check_member,
+    check_npz_file, load_npy, npz_members, open_regular,
 )
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra length
@@ -129,16 +129,16 @@ def open_npy(path):
     """The ``.npy`` file at ``path`` as a :class:`LazyBlob` (only its header is read, and
     checked as :func:`caffe_lrn.io.files.load_npy` checks it)."""
     path = pathlib.Path(path)
-    if not path.is_file() or _magic(path) != NPY_MAGIC:
+    if _magic(path, ".npy array") != NPY_MAGIC:  # a missing or special file is refused here
         return load_npy(path)  # raises the error that says what the file is instead
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, ".npy array") as handle:
             shape, fortran, dtype = _read_npy_header(handle, path)
             offset = handle.tell()
             available = os.fstat(handle.fileno()).st_size - offset
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
-    _check_npy_data(shape, dtype, available, path)
+    check_array_header(shape, dtype, available, path)
     return LazyBlob(path, None, str(path), shape, dtype, fortran, offset)
 
 

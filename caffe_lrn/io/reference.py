@@ -24,6 +24,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from caffe_lrn.errors import BlobError, InputFileError
+from caffe_lrn.io.files import check_array_header, read_input
 from caffe_lrn.io.lazy import open_npy, open_npz
 from caffe_lrn.schema import BlobProto
 
@@ -49,7 +50,7 @@ def blob_from_proto(proto, source="BlobProto"):
     else the legacy 4-D ``(num, channels, height, width)``. The element count must match.
     """
     if proto.HasField("shape"):
-        shape = tuple(int(d) for d in proto.shape.dim)
+        shape = tuple(proto.shape.dim)
     elif any(proto.HasField(f) for f in ("num", "channels", "height", "width")):
         shape = (proto.num, proto.channels, proto.height, proto.width)
     else:
@@ -63,8 +64,7 @@ def blob_from_proto(proto, source="BlobProto"):
         values = np.array(proto.data, dtype=np.float32)
     if shape is None:
         shape = (values.size,)
-    if any(d < 0 for d in shape):
-        raise BlobError(f"{source}: shape {shape} has a negative dimension")
+    check_array_header(shape, values.dtype, None, source, error=BlobError)
     count = math.prod(shape)  # Python ints: huge dimensions cannot wrap around
     if count != values.size:
         raise BlobError(f"{source}: shape {shape} needs {count} values, "
@@ -93,10 +93,7 @@ def blob_to_proto(array, legacy_shape=False):
 def read_binaryproto(path):
     """Read one ``.binaryproto`` file (a serialized ``BlobProto``) as an array."""
     path = pathlib.Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
+    data = read_input(path, ".binaryproto blob", why=" (protobuf messages are limited to 2 GiB)")
     proto = BlobProto()
     try:
         proto.ParseFromString(data)

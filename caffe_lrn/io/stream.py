@@ -27,10 +27,10 @@ import zipfile
 
 import numpy as np
 
-from caffe_lrn.errors import BlobError, ParameterError
+from caffe_lrn.errors import ParameterError
 from caffe_lrn.io.files import check_output_path, load_npy, write_atomic
 from caffe_lrn.layers.checks import (
-    AXES_MESSAGE, BlobSpec, check_blob, check_top_diff, native_dtype,
+    BlobSpec, check_blob, check_top_diff, native_dtype,
 )
 from caffe_lrn.layers.lrn import LRNLayer
 from caffe_lrn.parallel import per_run, runs
@@ -133,11 +133,8 @@ class NpyChunks:
 
     def check_blob(self):
         """Caffe's and the engine's checks (rank 4, float32/float64) without reading data."""
-        if len(self.shape) != 4:  # before slicing: a probe of no images would show N as 0
-            raise BlobError(f"{self.path}: LRN: {AXES_MESSAGE}; got {len(self.shape)} axes, "
-                            f"shape {self.shape}")
-        probe = self._map if self._map.ndim == 0 else self._map[:0]
-        check_blob(probe, "LRN")
+        # A zero-stride view with the file's true shape: checked, never read.
+        check_blob(np.broadcast_to(np.zeros((), self.dtype), self.shape), "LRN")
 
     @property
     def image_size(self):
@@ -191,7 +188,8 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
     if single and top_diff_path is not None:
         raise ParameterError(f"{output}: an .npy output holds top only; write top and "
                              "bottom_diff to an .npz")
-    check_output_path(output, force)  # refuse before any work
+    inputs = (bottom_path, top_diff_path)
+    check_output_path(output, force, inputs)  # refuse before any work
     bottom = NpyChunks(bottom_path)
     bottom.check_blob()
     dtype = native_dtype(bottom.dtype)
@@ -199,8 +197,11 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
     if top_diff_path is not None:
         top_diff = NpyChunks(top_diff_path, "top_diff")
         check_top_diff(top_diff, BlobSpec(bottom.shape, dtype))  # headers only, no data
-    if chunk_images is not None and int(chunk_images) < 1:
-        raise ParameterError(f"chunk size must be at least 1 image, got {chunk_images}")
+    if chunk_images is not None and (
+            isinstance(chunk_images, bool) or not isinstance(chunk_images, (int, np.integer))
+            or chunk_images < 1):
+        raise ParameterError(f"chunk size must be a whole number of images, at least 1, got "
+                             f"{chunk_images!r}")
     step = int(chunk_images) if chunk_images else images_per_chunk(
         bottom.shape, dtype.itemsize, max_memory)
     layer = LRNLayer(params, **(layer_options or {}))
@@ -225,6 +226,6 @@ def run_npy(params, bottom_path, output, top_diff_path=None, max_memory=DEFAULT_
                 with archive.open("bottom_diff.npy", "w", force_zip64=True) as diff_out:
                     shutil.copyfileobj(diff_file, diff_out, 16 * 2**20)
 
-    write_atomic(output, write_npy if single else write_npz, force=force)
+    write_atomic(output, write_npy if single else write_npz, force=force, inputs=inputs)
     return {"shape": bottom.shape, "dtype": dtype, "images_per_chunk": step,
             "outputs": ["top"] + (["bottom_diff"] if top_diff is not None else [])}

@@ -17,7 +17,10 @@ import stat
 
 from google.protobuf.message import DecodeError
 
-from caffe_lrn.errors import InputFileError, NetParseError, NetUpgradeError, OutOfMemoryError
+from caffe_lrn.errors import (
+    InputFileError, NetParseError, NetUpgradeError, OutOfMemoryError, shorten,
+)
+from caffe_lrn.io.files import read_input
 from caffe_lrn.schema import (
     LayerParameter, NetParameter, V0LayerParameter, V1LayerParameter, is_repeated,
 )
@@ -179,26 +182,20 @@ def parse_net(data, source=None, binary=None):
 
 
 def read_net_file(path):
-    """Read a net file's bytes with the checks every loader needs; returns ``bytes``."""
-    path = pathlib.Path(os.fspath(path))
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not a net file")
+    """Read a net file's bytes with the checks every loader needs; returns ``bytes``.
+
+    Only regular files are read (a FIFO or ``/dev/zero`` is refused), and at most
+    ``MAX_NET_BYTES`` of them, counted as they are read.
+    """
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
-    if size > MAX_NET_BYTES:
-        raise InputFileError(
-            f"{path}: {size} bytes exceeds the {MAX_NET_BYTES}-byte limit for a net file "
-            "(protobuf messages are limited to 2 GiB)")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+        path = os.fspath(path)
+    except TypeError:
+        raise InputFileError(f"a net path must be a str or os.PathLike, got "
+                             f"{type(path).__name__}") from None
+    data = read_input(path, "net file", MAX_NET_BYTES,
+                      why=" (protobuf messages are limited to 2 GiB)")
     if not data.strip():
-        raise InputFileError(f"{path}: file is empty, not a net")
+        raise InputFileError(f"{shorten(path)}: file is empty, not a net")
     return data
 
 

@@ -6,7 +6,7 @@ defaults: local_size 5, alpha 1, beta 0.75, ACROSS_CHANNELS, k 1, DEFAULT engine
 """
 from dataclasses import dataclass
 
-from caffe_lrn.errors import NetParseError, ParameterError
+from caffe_lrn.errors import LayerNotFoundError, NetParseError, ParameterError
 from caffe_lrn.params import LRNParams
 from caffe_lrn.schema import LRNParameter
 
@@ -58,3 +58,18 @@ def lrn_layers(net):
         found.append(LRNLayerInfo(name=layer.name, bottom=layer.bottom[0], top=layer.top[0],
                                   lrn_param=lrn_param, params=params, index=index))
     return found
+
+
+def lrn_layer_named(infos, name):
+    """The one LRN layer of ``infos`` called ``name``, or None when there is none.
+
+    Two LRN layers with one name (Caffe allows it) cannot be told apart by name: a
+    LayerNotFoundError names both instead of silently taking one.
+    """
+    found = [info for info in infos if info.name == name]
+    if len(found) > 1:
+        which = " and ".join(f"#{info.index} ({info.bottom!r} -> {info.top!r})"
+                             for info in found)
+        raise LayerNotFoundError(f"{len(found)} LRN layers are named {name!r}: layers "
+                                 f"{which}; a name cannot choose between them")
+    return found[0] if found else None

@@ -56,6 +56,65 @@ def _line_count(text):
     return text.count("\n") + 1
 
 
+# What protobuf's C++ tokenizer (the one Caffe reads prototxt with) and Python's text_format
+# disagree on: comments, quoted strings (their escapes), and a '+' sign outside them.
+# (An exponent's sign, 1e+20, is part of a number.)
+_TOKENS = re.compile(r"""#[^\n]*|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|(?<![0-9.][eE])\+""")
+# C++'s escapes: simple ones, octal, \x hex, \u and \U code points.
+_ESCAPE = re.compile(r"""\\(?:([abfnrtv\\'"])|(\?)|([0-7]{1,3})|(x[0-9A-Fa-f]{1,2})"""
+                     r"|u([0-9A-Fa-f]{4})(?:\\u([0-9A-Fa-f]{4}))?|(U[0-9A-Fa-f]{8})|(.?))",
+                     re.DOTALL)
+
+
+def _position(text, index):
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _escape(match, text, offset, source):
+    simple, question, octal, hexa, unit, low, wide, bad = match.groups()
+    if bad is not None:
+        line, column = _position(text, offset + match.start())
+        raise NetParseError(f"invalid escape sequence \\{bad} in a string (protobuf reads "
+                            r"\a \b \f \n \r \t \v \\ \? \' \" \ooo \xhh \uhhhh \Uhhhhhhhh)",
+                            path=source, line=line, column=column)
+    if question is not None:
+        return "?"  # C++ reads \? as '?'; Python's parser would keep the backslash
+    if unit is not None:
+        high = int(unit, 16)
+        if low is not None and 0xD800 <= high < 0xDC00 and 0xDC00 <= int(low, 16) < 0xE000:
+            # A UTF-16 surrogate pair, as C++ reads it: one code point.
+            point = 0x10000 + ((high - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+            return f"\\U{point:08x}"
+    return match.group()
+
+
+def _as_protobuf_reads_it(text, source):
+    """``text`` with the differences between protobuf's two text parsers settled C++'s way.
+
+    Refused as C++ refuses them (NetParseError with line and column): an unknown escape
+    such as ``"\\q"``, and a ``+`` sign (``alpha: +0.5``). Read as C++ reads them: ``\\?``
+    and a surrogate pair ``\\ud83d\\ude00``, which Python's parser keeps as two characters
+    or refuses.
+    """
+    if "+" not in text and "\\" not in text:
+        return text  # nearly every prototxt: nothing to look at
+    pieces, last = [], 0
+    for token in _TOKENS.finditer(text):
+        value = token.group()
+        if value == "+":
+            line, column = _position(text, token.start())
+            raise NetParseError("unexpected '+': protobuf's text format has no plus sign "
+                                "(write 0.5, not +0.5)", path=source, line=line,
+                                column=column)
+        if value[0] in "\"'" and "\\" in value:
+            rewritten = _ESCAPE.sub(lambda m: _escape(m, text, token.start(), source), value)
+            if rewritten != value:
+                pieces += [text[last:token.start()], rewritten]
+                last = token.end()
+    return "".join(pieces) + text[last:] if pieces else text
+
+
 def parse_text(text, message, source=None):
     """Parse Caffe text format ``text`` into ``message`` (a schema message) and return it.
 
@@ -77,6 +136,7 @@ def parse_text(text, message, source=None):
     # line and column numbers as the user sees them.
     if text.startswith("\ufeff"):
         text = text[1:]
+    text = _as_protobuf_reads_it(text, source)
     try:
         text_format.Parse(text, message)
     except text_format.ParseError as exc:

@@ -42,7 +42,7 @@ from caffe_lrn.layers.backend import resolve_threads
 from caffe_lrn.layers.checks import native_dtype
 from caffe_lrn.layers.lrn import LRNLayer
 from caffe_lrn.nets.loader import load_net
-from caffe_lrn.nets.lrn_layers import lrn_layers
+from caffe_lrn.nets.lrn_layers import lrn_layer_named, lrn_layers
 from caffe_lrn.nets.state import State, filter_net
 from caffe_lrn.numerics.profiles import PROFILES, get_profile, profile_groups
 from caffe_lrn.parallel import per_run, runs
@@ -147,9 +147,10 @@ def select_layers(net, infos, names=None, unfiltered=None, state=None):
     lrn_names = ", ".join(by_name) or "none"
     chosen = []
     for name in names:
-        if name in by_name:
-            if by_name[name] not in chosen:
-                chosen.append(by_name[name])
+        info = lrn_layer_named(infos, name)
+        if info is not None:
+            if info not in chosen:
+                chosen.append(info)
             continue
         other = [layer for layer in net.layer if layer.name == name]
         if not other and unfiltered is not None and any(

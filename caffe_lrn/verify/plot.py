@@ -37,7 +37,9 @@ def channel_series(reports):
 
 def plot_channel_ulps(reports, path, force=False):
     """Draw one panel per layer: max float32 ULP distance in each channel."""
-    check_output_path(path, force)
+    # The nets and references the reports were made from are never overwritten.
+    inputs = [getattr(report, name, None) for report in reports for name in ("net", "blobs")]
+    check_output_path(path, force, inputs)
     plt = _pyplot()
     series = channel_series(reports)
     if not series:
@@ -67,7 +69,7 @@ def plot_channel_ulps(reports, path, force=False):
     fig.tight_layout()
     try:
         write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=110),
-                     force=force)
+                     force=force, inputs=inputs)
     finally:
         plt.close(fig)
     return path
