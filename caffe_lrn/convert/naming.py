@@ -17,8 +17,6 @@ functions, so that no input can change what the output means:
 import keyword
 import re
 
-from google.protobuf import text_encoding
-
 
 def python_name(layer_name, taken=()):
     """A valid, unused Python identifier for ``layer_name``.
@@ -58,9 +56,27 @@ def docstring_text(text):
     return str(text).encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
+_PROTOTXT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "'": "\\'",
+                     "\\": "\\\\"}
+
+
+def _prototxt_char(char):
+    if char in _PROTOTXT_ESCAPES:
+        return _PROTOTXT_ESCAPES[char]
+    code = ord(char)
+    # Every other control character as an octal escape: the file stays printable text (a
+    # raw DEL or NUL would make it look binary), whichever protobuf release wrote or reads it
+    # (protobuf 4.25's own CEscape leaves DEL raw).
+    return f"\\{code:03o}" if code < 0x20 or code == 0x7F else char
+
+
 def prototxt_string(text):
-    """A quoted protobuf text-format string that protobuf's parser reads back as ``text``."""
-    return '"' + text_encoding.CEscape(str(text), as_utf8=True) + '"'
+    """A quoted protobuf text-format string that protobuf's parser reads back as ``text``.
+
+    Quotes, backslashes and line breaks get C escapes and other control characters octal
+    ones; every other character stays as it is (written as UTF-8, as Caffe reads it).
+    """
+    return '"' + "".join(_prototxt_char(char) for char in str(text)) + '"'
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")

@@ -83,9 +83,10 @@ def _escape(match, text, offset, source):
     if unit is not None:
         high = int(unit, 16)
         if low is not None and 0xD800 <= high < 0xDC00 and 0xDC00 <= int(low, 16) < 0xE000:
-            # A UTF-16 surrogate pair, as C++ reads it: one code point.
+            # A UTF-16 surrogate pair, as C++ reads it: one code point, put in as the
+            # character itself (protobuf 4.25's Python parser knows no \U escape).
             point = 0x10000 + ((high - 0xD800) << 10) + (int(low, 16) - 0xDC00)
-            return f"\\U{point:08x}"
+            return chr(point)
     return match.group()
 
 
