@@ -174,3 +174,18 @@ def test_large_updates_are_compared_in_pieces_with_the_same_numbers(monkeypatch)
         assert c.as_dict() == whole
         assert np.array_equal(c.channel_max_ulp, whole_channels)
     assert whole["worst"]["index"] == [2, 6, 1, 1] and whole["differing"] == 3
+
+
+def test_many_differing_elements_are_measured_in_pieces_with_the_same_numbers(monkeypatch):
+    """Over PIECE_ELEMENTS differing elements the metrics come a piece at a time, from a
+    strided chunk too: the same fields as one whole measurement (float32: exact sums)."""
+    from caffe_lrn.verify import comparison as module
+    rng = np.random.default_rng(4)
+    ref = rng.standard_normal((3, 5, 6, 7)).astype(np.float32)
+    ours = (ref * np.float32(1.0000001)).astype(np.float32)
+    whole = compare_blobs(ours, ref)
+    assert whole.differing > 500
+    monkeypatch.setattr(module, "PIECE_ELEMENTS", 50)
+    pieced = compare_blobs(np.asfortranarray(ours), np.asfortranarray(ref))
+    assert pieced.as_dict() == whole.as_dict()
+    assert np.array_equal(pieced.channel_max_ulp, whole.channel_max_ulp)

@@ -134,6 +134,8 @@ class BlobComparison:
             self._measure_piece(ours, reference, measured, differing, start, whole=True)
             return
         self._ulp_finite += ours.size - measured.size
+        # Each piece gathers from the flat blobs: flatten a strided chunk once, not per piece.
+        ours, reference = np.ascontiguousarray(ours), np.ascontiguousarray(reference)
         for first in range(0, measured.size, PIECE_ELEMENTS):
             piece = measured[first:first + PIECE_ELEMENTS]
             lo, hi = np.searchsorted(differing, [piece[0], piece[-1] + 1])
